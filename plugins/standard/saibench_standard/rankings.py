@@ -1,0 +1,21 @@
+"""Rankings: community views over stored results (higher score ranks first)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from sail_types import ranking
+
+
+@ranking(metrics=("accuracy",))
+def by_accuracy(values: Mapping[str, float]) -> float:
+    """Test accuracy alone: the leaderboard of the classic benchmark papers."""
+    return values["accuracy"]
+
+
+@ranking(metrics=("accuracy", "train_time"))
+def accuracy_per_time(values: Mapping[str, float]) -> float:
+    """Accuracy, less two points for each tenfold of training time beyond one second:
+    a method ten times slower must be two points more accurate to rank equal."""
+    return values["accuracy"] - 0.02 * math.log10(max(values["train_time"], 1e-3))

@@ -1,0 +1,15 @@
+"""saibench-vision: image problems and converters, registered through entry points."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sail_types import hookimpl
+
+from .converters import flatten
+from .digits import digits
+
+
+@hookimpl
+def saibench_modules() -> Sequence[Callable[..., Any]]:
+    """The vision modules."""
+    return [digits, flatten]

@@ -1,0 +1,146 @@
+"""The dry run (SAIBench paper §4.2): read a module's signature into a ``Descriptor``.
+
+Nothing is trained or loaded here; only hardware and software modules run their cheap
+probe, so that a missing device is known before planning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from sail_types import Dataset, Device, Fail, InvalidSignature, ModuleSpec, Runtime, SailType, Suggestion
+from sail_types._modules import ModuleKind
+
+
+@attrs.frozen
+class HyperParam:
+    """A hyperparameter: a keyword parameter with a default; ``Suggest`` makes a grid."""
+
+    name: str
+    grid: tuple[Any, ...]
+
+
+@attrs.frozen
+class Descriptor:
+    """Everything the planner knows about one module, read without running it.
+
+    ``input``/``output`` are the SAIL types of a model or converter; for a problem they are
+    the types of its inputs and targets; for a metric ``input`` is the target kind it needs.
+    ``failure`` holds a ``Fail`` reason given at describe time.
+    """
+
+    name: str
+    kind: ModuleKind
+    plugin: str
+    version: str
+    spec: ModuleSpec
+    input: SailType | None = None
+    output: SailType | None = None
+    hyper: tuple[HyperParam, ...] = ()
+    failure: str | None = None
+    device: Device | None = None
+    runtime: Runtime | None = None
+    source_hash: str = ""
+    doc: str = ""
+    fn: Callable[..., Any] = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def task(self) -> str | None:
+        """The task kind's name, for problems and models."""
+        return self.spec.task.name if self.spec.task else None
+
+
+def module_spec(fn: object) -> ModuleSpec | None:
+    """The ``ModuleSpec`` a SAIL decorator left on ``fn``, if any."""
+    spec = getattr(fn, "__sail__", None)
+    return spec if isinstance(spec, ModuleSpec) else None
+
+
+def _qualname(fn: Callable[..., Any]) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _sail(annotation: Any, where: str, who: str, example: str) -> SailType:
+    found = SailType.from_annotation(annotation)
+    if found is None:
+        raise InvalidSignature(who, f"{where} needs a SAIL type annotation, e.g. {example}")
+    return found
+
+
+def _source_hash(fn: Callable[..., Any]) -> str:
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        source = _qualname(fn)
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
+    """Describe one SAIL module.
+
+    Raises:
+        InvalidSignature: the annotations do not say what the module needs, with a fix.
+    """
+    spec = module_spec(fn)
+    who = _qualname(fn)
+    if spec is None:
+        raise InvalidSignature(who, "is not a SAIL module; decorate it with @problem, @model, ...")
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:  # a NameError in an annotation, typically
+        raise InvalidSignature(who, f"annotations cannot be evaluated: {exc}") from None
+    params = list(inspect.signature(fn).parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    hyper = tuple(
+        HyperParam(p.name, p.default.values if isinstance(p.default, Suggestion) else (p.default,))
+        for p in params
+        if p.kind is p.KEYWORD_ONLY
+    )
+    missing = [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+    if missing:
+        raise InvalidSignature(who, f"hyperparameter(s) {missing} need a default value or Suggest([...])")
+    fields: dict[str, Any] = {}
+    ret = hints.get("return")
+    if spec.kind == "problem":
+        if typing.get_origin(ret) is not Dataset:
+            raise InvalidSignature(who, "a problem returns Dataset[X, Y]; annotate '-> Dataset[Annotated[..., Image(8, 8, 1)], Annotated[..., Label(10)]]'")
+        x, y = typing.get_args(ret)
+        fields["input"] = _sail(x, "Dataset's input type", who, "Annotated[NDArray[np.float32], Tensor(4)]")
+        fields["output"] = _sail(y, "Dataset's target type", who, "Annotated[NDArray[np.int64], Label(3)]")
+    elif spec.kind in ("model", "converter"):
+        if len(positional) != 1:
+            raise InvalidSignature(who, f"a {spec.kind} takes exactly one positional input, then keyword-only hyperparameters after '*'")
+        fields["input"] = _sail(hints.get(positional[0].name), f"input {positional[0].name!r}", who, 'Annotated[Input, Tensor("d")]')
+        fields["output"] = _sail(ret, "the return value", who, 'Annotated[Layer, Label("k")]')
+    elif spec.kind == "metric":
+        if len(positional) != 1:
+            raise InvalidSignature(who, "a metric takes one positional argument: ev: Evaluation")
+        fields["input"] = SailType.from_annotation(hints.get(positional[0].name))
+    elif spec.kind in ("hardware", "software"):
+        try:
+            probed = fn()
+        except Fail as fail:
+            fields["failure"] = fail.reason
+        else:
+            expected = Device if spec.kind == "hardware" else Runtime
+            if not isinstance(probed, expected):
+                raise InvalidSignature(who, f"a {spec.kind} module returns {expected.__name__}(...) or raises Fail(reason); got {probed!r}")
+            fields["device" if spec.kind == "hardware" else "runtime"] = probed
+    return Descriptor(
+        name=spec.name or fn.__name__,
+        kind=spec.kind,
+        plugin=plugin,
+        version=version,
+        spec=spec,
+        hyper=hyper,
+        source_hash=_source_hash(fn),
+        doc=inspect.getdoc(fn) or "",
+        fn=fn,
+        **fields,
+    )

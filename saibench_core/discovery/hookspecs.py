@@ -1,0 +1,14 @@
+"""Hook specifications: what a saibench plugin may implement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sail_types._hooks import hookspec
+
+
+@hookspec
+def saibench_modules() -> Sequence[Callable[..., Any]]:
+    """Return the SAIL-decorated functions (problems, models, metrics, ...) this plugin provides."""
+    raise NotImplementedError

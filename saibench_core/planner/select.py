@@ -1,0 +1,35 @@
+"""Narrowing a catalog by glob patterns on module names, before planning."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from sail_types._modules import ModuleKind
+
+from ..discovery import Catalog
+from ..errors import UsageError
+
+
+def select(catalog: Catalog, patterns: Mapping[ModuleKind, Sequence[str]]) -> Catalog:
+    """Keep, for each kind with patterns, only the modules whose name matches one of them.
+
+    Raises:
+        UsageError: a pattern matches no installed module of its kind; the message lists
+            the installed ones.
+    """
+    keep = list(catalog.modules)
+    for kind, globs in patterns.items():
+        if not globs:
+            continue
+        names = [m.name for m in catalog.of(kind)]
+        for pattern in globs:
+            if not fnmatch.filter(names, pattern):
+                raise UsageError(
+                    f"no {kind} matches {pattern!r}; installed {kind}s: {', '.join(names) or 'none'} "
+                    f"(see `saibench plugins`)"
+                )
+        keep = [m for m in keep if m.kind != kind or any(fnmatch.fnmatchcase(m.name, g) for g in globs)]
+    return attrs.evolve(catalog, modules=tuple(keep))

@@ -1,0 +1,111 @@
+"""Module decorators: the entry points of SAIL modules.
+
+Each decorator records a ``ModuleSpec`` on the function (``fn.__sail__``) and returns the
+function unchanged, so mypy keeps checking it as ordinary Python. The planner reads the
+rest - inputs, output, hyperparameters - from the function's own annotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+import attrs
+
+from ._concepts import Task
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ModuleKind = Literal["problem", "model", "trainer", "metric", "ranking", "software", "hardware", "converter"]
+MODULE_KINDS: tuple[ModuleKind, ...] = (
+    "problem", "model", "trainer", "metric", "ranking", "software", "hardware", "converter",
+)
+
+
+@attrs.frozen
+class ModuleSpec:
+    """What a decorator declares about a module, beyond its signature."""
+
+    kind: ModuleKind
+    name: str | None = None
+    task: Task | None = None
+    field: str = "general"
+    problem_kind: Literal["cases", "class", "setting"] = "cases"
+    cost: float = 1.0
+    goal: Literal["max", "min"] = "max"
+    unit: str = ""
+    metrics: tuple[str, ...] = ()
+    tasks: tuple[Task, ...] = ()
+
+
+def _mark(spec: ModuleSpec) -> Callable[[F], F]:
+    def decorate(fn: F) -> F:
+        fn.__sail__ = spec  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
+
+
+def problem(
+    *, task: Task, field: str = "general", kind: Literal["cases", "class", "setting"] = "cases",
+    name: str | None = None,
+) -> Callable[[F], F]:
+    """Declare a problem: a function returning ``Dataset[X, Y]`` (paper §3: defined by
+    *cases* - a dataset, by *class* - generated instances, or by *setting* - a simulator).
+
+    Args:
+        task: the task kind, e.g. ``Classify``.
+        field: the scientific community it comes from (``"vision"``, ``"chemistry"``).
+        kind: ``"cases"``, ``"class"`` or ``"setting"``.
+        name: the module name; defaults to the function's name.
+    """
+    return _mark(ModuleSpec("problem", name, task=task, field=field, problem_kind=kind))
+
+
+def model(*, task: Task, field: str = "general", name: str | None = None) -> Callable[[F], F]:
+    """Declare a model: ``def m(x: Annotated[Input, Tensor("d")], *, width: int = ...)
+    -> Annotated[Layer, Label("k")]`` returning a declarative SAIL network."""
+    return _mark(ModuleSpec("model", name, task=task, field=field))
+
+
+def trainer(*, tasks: tuple[Task, ...] = (), name: str | None = None) -> Callable[[F], F]:
+    """Declare a training algorithm returning ``Training``; ``tasks=()`` means any task."""
+    return _mark(ModuleSpec("trainer", name, tasks=tasks))
+
+
+def metric(
+    *, goal: Literal["max", "min"], unit: str = "", tasks: tuple[Task, ...] = (),
+    name: str | None = None,
+) -> Callable[[F], F]:
+    """Declare a metric: ``def m(ev: Annotated[Evaluation, Label("k")]) -> float``.
+
+    The annotation on ``ev`` (optional) restricts it to problems whose targets have that
+    kind; ``goal`` says whether larger or smaller is better.
+    """
+    return _mark(ModuleSpec("metric", name, goal=goal, unit=unit, tasks=tasks))
+
+
+def ranking(*, metrics: tuple[str, ...], field: str = "general", name: str | None = None) -> Callable[[F], F]:
+    """Declare a ranking: ``def r(values: Mapping[str, float]) -> float`` scores one run from
+    the named metrics (higher ranks first); it applies to every run that has them all."""
+    return _mark(ModuleSpec("ranking", name, metrics=metrics, field=field))
+
+
+def software(*, name: str | None = None) -> Callable[[F], F]:
+    """Declare a software configuration: a function returning ``Runtime`` or raising ``Fail``."""
+    return _mark(ModuleSpec("software", name))
+
+
+def hardware(*, name: str | None = None) -> Callable[[F], F]:
+    """Declare a hardware configuration: a function returning ``Device`` or raising ``Fail``.
+
+    It runs at describe time, so it must probe cheaply (no framework import)."""
+    return _mark(ModuleSpec("hardware", name))
+
+
+def converter(*, cost: float = 1.0, name: str | None = None) -> Callable[[F], F]:
+    """Declare a type converter: ``def c(x: Annotated[A, Image("h","w","c")])
+    -> Annotated[B, Tensor("h*w*c")]`` acting on a whole batch (batch axis first)."""
+    if cost < 0:
+        raise ValueError(f"converter cost must be >= 0, got {cost}")
+    return _mark(ModuleSpec("converter", name, cost=cost))

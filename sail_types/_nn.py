@@ -1,0 +1,56 @@
+"""Declarative neural-network layers. saibench compiles them to pure JAX ``init``/``apply``.
+
+Widths may be symbolic dims (``Linear("k")``), bound by the planner from the problem.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ._types import Dim, _check_dim
+
+
+@attrs.frozen
+class Layer:
+    """Base of every declarative layer."""
+
+
+@attrs.frozen
+class Linear(Layer):
+    """Affine map to ``features`` outputs on the last axis."""
+
+    features: Dim = attrs.field(converter=_check_dim)
+    bias: bool = True
+
+
+@attrs.frozen
+class Relu(Layer):
+    """Rectified linear unit."""
+
+
+@attrs.frozen
+class Tanh(Layer):
+    """Hyperbolic tangent."""
+
+
+@attrs.frozen
+class Gelu(Layer):
+    """Gaussian error linear unit."""
+
+
+@attrs.frozen
+class Softmax(Layer):
+    """Softmax over the last axis. Trailing, it is fused into the cross-entropy loss."""
+
+
+@attrs.frozen(init=False)
+class Pipeline(Layer):
+    """Layers applied in order: ``Pipeline(Linear(256), Relu(), Linear("k"), Softmax())``."""
+
+    layers: tuple[Layer, ...]
+
+    def __init__(self, *layers: Layer) -> None:
+        for layer in layers:
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Pipeline takes SAIL layers, got {layer!r}; e.g. Pipeline(Linear(8), Relu())")
+        self.__attrs_init__(layers)  # type: ignore[attr-defined]
