@@ -53,4 +53,5 @@ from ._types import Set as Set
 from ._types import Tensor as Tensor
 from ._types import TimeSeries as TimeSeries
 from ._types import dim_symbols as dim_symbols
+from ._types import evaluate_dim as evaluate_dim
 from ._hooks import hookimpl as hookimpl

@@ -139,3 +139,17 @@ class Atoms(SailType):
     """An atomic configuration of ``n`` atoms (positions and species)."""
 
     rank = 1
+
+
+def evaluate_dim(dim: Dim, bindings: typing.Mapping[str, int]) -> int:
+    """The integer value of a dimension given values for its names.
+
+    Raises:
+        InvalidSignature: a name in ``dim`` has no value in ``bindings``.
+    """
+    if isinstance(dim, int):
+        return dim
+    missing = dim_symbols(dim) - set(bindings)
+    if missing:
+        raise InvalidSignature(repr(dim), f"dimension name(s) {sorted(missing)} are not bound by the plan")
+    return int(eval(compile(ast.parse(dim, mode="eval"), "<dim>", "eval"), {"__builtins__": {}}, dict(bindings)))

@@ -1,0 +1,5 @@
+"""Execution: isolated pods and campaigns. JAX is imported inside the pods only."""
+
+from .campaign import run_campaign as run_campaign
+from .campaign import run_key as run_key
+from .isolate import run_isolated as run_isolated

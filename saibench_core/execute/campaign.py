@@ -1,0 +1,56 @@
+"""A campaign: every run of a plan, isolated, committed as each finishes, resumable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from ..discovery import Catalog
+from ..planner import Run
+from ..results import Store
+from .isolate import Outcome, run_isolated
+
+
+def run_key(catalog: Catalog, run: Run) -> str:
+    """A hash of everything that decides a run's outcome: the run itself and the version
+    and source hash of each module it uses."""
+    modules = [("problem", run.problem), ("model", run.model), ("trainer", run.trainer),
+               ("software", run.software), ("hardware", run.hardware)]
+    modules += [("converter", name) for name in run.chain] + [("metric", name) for name in run.metrics]
+    fingerprints = []
+    for kind, name in modules:
+        desc = catalog.get(kind, name)  # type: ignore[arg-type]
+        fingerprints.append([kind, name, desc.version if desc else None, desc.source_hash if desc else None])
+    blob = json.dumps([run.to_json(), fingerprints], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def run_campaign(
+    catalog: Catalog, runs: Sequence[Run], store: Store, *, jobs: int = 1, timeout: float = 600.0,
+    on_done: Callable[[Run, Outcome | None], None] = lambda run, outcome: None,
+) -> dict[str, int]:
+    """Execute the runs not yet in ``store``, ``jobs`` pods at a time.
+
+    ``on_done(run, outcome)`` is called after each run is committed (``outcome`` is ``None``
+    for a run skipped because the store already has it). Returns counts by status.
+    """
+    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    pending = []
+    for run in runs:
+        key = run_key(catalog, run)
+        if store.done(key):
+            counts["skipped"] += 1
+            on_done(run, None)
+        else:
+            pending.append((key, run))
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+        futures = {pool.submit(run_isolated, run, timeout=timeout): (key, run) for key, run in pending}
+        for future in as_completed(futures):
+            key, run = futures[future]
+            outcome = future.result()
+            store.put(key, run, outcome)
+            counts[outcome.status] += 1
+            on_done(run, outcome)
+    return counts

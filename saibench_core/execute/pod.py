@@ -1,0 +1,96 @@
+"""A BenchPod: one run, executed inside its own process.
+
+The pod re-discovers the catalog (plugins are code, not data, so nothing is pickled),
+pins JAX to the run's hardware before JAX is imported, builds the problem's fixtures,
+applies the converter chain, compiles and trains the model, then evaluates every attached
+metric on the test fixture.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+from collections.abc import Mapping
+from typing import Any
+
+from sail_types import TASKS, Dataset, Evaluation, Input, Layer, Training
+
+from ..discovery import Catalog, Descriptor, load_catalog
+from ..errors import UsageError
+from ..planner import Run
+
+JAX_PLATFORM = {"cpu": "cpu", "gpu": "cuda", "tpu": "tpu"}
+
+
+def _module(catalog: Catalog, kind: Any, name: str) -> Descriptor:
+    found = catalog.get(kind, name)
+    if found is None:
+        raise UsageError(f"{kind} {name!r} is no longer installed; re-run `saibench solve`")
+    return found
+
+
+def environment() -> dict[str, Any]:
+    """What a run needs recorded to be reproduced: versions, hardware, module hashes."""
+    versions = {}
+    for dist in ("jax", "jaxlib", "optax", "numpy", "saibench"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "packages": versions,
+    }
+
+
+def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
+    """Execute one run in this process and return its metrics and facts."""
+    catalog = catalog or load_catalog()
+    hardware = _module(catalog, "hardware", run.hardware)
+    if hardware.device is None:
+        raise UsageError(f"hardware {run.hardware!r} is not available: {hardware.failure}")
+    os.environ.setdefault("JAX_PLATFORMS", JAX_PLATFORM[hardware.device.platform])
+
+    import jax
+    import numpy as np
+
+    from ..compile import compile_model, fit, predict
+
+    device = jax.devices()[0]
+    if device.platform != hardware.device.platform:
+        raise UsageError(f"hardware {run.hardware!r} asked for {hardware.device.platform} but JAX runs on {device.platform}")
+    problem = _module(catalog, "problem", run.problem)
+    model = _module(catalog, "model", run.model)
+    trainer = _module(catalog, "trainer", run.trainer)
+    hyper: Mapping[str, Mapping[str, Any]] = run.hyper
+
+    data: Dataset[Any, Any] = problem.fn(**hyper.get("problem", {}))
+    x_train, x_test = data.train.x, data.test.x
+    for name in run.chain:
+        convert = _module(catalog, "converter", name).fn
+        x_train, x_test = convert(x_train), convert(x_test)
+    layer: Layer = model.fn(Input(model.input, dict(run.dims)), **hyper.get("model", {}))
+    training: Training = trainer.fn(**hyper.get("trainer", {}))
+    task = TASKS[problem.task or ""]
+    compiled = compile_model(layer, run.dims)
+    x_train = np.asarray(x_train, dtype=np.float32)
+    x_test = np.asarray(x_test, dtype=np.float32)
+    trained = fit(compiled, training, task.loss, x_train, np.asarray(data.train.y), key=jax.random.key(run.seed))
+    scores, inference_seconds = predict(compiled, trained.params, x_test)
+    y_pred = scores.argmax(-1) if task.loss == "cross_entropy" else scores.reshape(np.shape(data.test.y))
+    evaluation = Evaluation(
+        y_true=np.asarray(data.test.y), y_pred=y_pred, scores=scores,
+        train_seconds=trained.train_seconds, compile_seconds=trained.compile_seconds,
+        inference_seconds=inference_seconds, n_train=len(x_train), n_test=len(x_test),
+        epochs=training.epochs,
+    )
+    metrics = {name: float(_module(catalog, "metric", name).fn(evaluation)) for name in run.metrics}
+    return {
+        "metrics": metrics,
+        "epoch_losses": [float(v) for v in trained.epoch_losses],
+        "device": str(device),
+        "dataset_checksum": data.checksum,
+        "environment": environment(),
+    }
