@@ -1,0 +1,196 @@
+"""The ``saibench`` command line: plugins, solve, run, rank.
+
+Planning commands import neither JAX nor the plugins' heavy dependencies; only ``run``
+starts pods that do.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .discovery import Catalog, load_catalog
+from .errors import SaibenchError
+from .planner import Planner, Run, select
+from .rank import Leaderboard, leaderboards
+from .results import Store, default_path
+
+F = TypeVar("F", bound=Callable[..., Any])
+FILTER_ROLES = ("problem", "model", "trainer", "software", "hardware")
+
+# markup off: module names and reasons (e.g. "jax[cuda12]") are printed verbatim
+out = Console(highlight=False, markup=False)
+err = Console(stderr=True, highlight=False, markup=False)
+
+
+class SaibenchGroup(click.Group):
+    """Turns every ``SaibenchError`` into one line on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SaibenchError as exc:
+            err.print(f"saibench: error: {exc}", style="bold red", soft_wrap=True)
+            sys.exit(2)
+
+
+def filters(fn: F) -> F:
+    """Add ``--problem``, ``--model``, ... glob filters to a command."""
+    for role in reversed(FILTER_ROLES):
+        fn = click.option(f"--{role}", f"{role}_globs", multiple=True, metavar="GLOB",
+                          help=f"Only {role}s whose name matches (repeatable, glob patterns).")(fn)
+    return fn
+
+
+def _catalog() -> Catalog:
+    catalog = load_catalog()
+    for broken in catalog.broken:
+        err.print(f"saibench: warning: {broken} (other plugins still load)", style="yellow", soft_wrap=True)
+    return catalog
+
+
+def _plan(catalog: Catalog, globs: dict[str, Sequence[str]], max_chain: int, seed: int) -> tuple[Planner, list[Run]]:
+    chosen = select(catalog, {f"{role}": globs[f"{role}_globs"] for role in FILTER_ROLES})  # type: ignore[misc]
+    planner = Planner(chosen, max_chain=max_chain)
+    return planner, list(planner.runs(seeds=(seed,)))
+
+
+def _hyper(run: Run) -> str:
+    return " ".join(f"{k}={v}" for role in ("model", "trainer") for k, v in run.hyper.get(role, {}).items())
+
+
+@click.group(cls=SaibenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="saibench")
+def main() -> None:
+    """Benchmark AI methods on scientific problems, across communities."""
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins, their versions and modules, and any that failed to load."""
+    catalog = _catalog()
+    if as_json:
+        click.echo(json.dumps({
+            "plugins": [{"name": p.name, "distribution": p.distribution, "version": p.version,
+                         "modules": [{"name": m.name, "kind": m.kind} for m in catalog if m.plugin == p.name]}
+                        for p in catalog.plugins],
+            "broken": [{"plugin": b.plugin, "module": b.module, "reason": b.reason} for b in catalog.broken],
+        }, indent=2))
+        return
+    table = Table("plugin", "distribution", "version", "modules", title="saibench plugins")
+    for p in catalog.plugins:
+        mods = [m for m in catalog if m.plugin == p.name]
+        table.add_row(p.name, p.distribution, p.version, "\n".join(f"{m.kind}: {m.name}" for m in mods) or "-")
+    out.print(table)
+
+
+@main.command()
+@filters
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per feasible run.")
+@click.option("--all", "show_all", is_flag=True, help="Also list what was left out, and why.")
+@click.option("--max-chain", default=3, show_default=True, help="Longest converter chain to consider.")
+@click.option("--seed", default=0, show_default=True, help="Seed recorded in each run.")
+def solve(as_json: bool, show_all: bool, max_chain: int, seed: int, **globs: Sequence[str]) -> None:
+    """List every feasible benchmark run of the installed modules."""
+    planner, runs = _plan(_catalog(), globs, max_chain, seed)
+    if as_json:
+        payload: Any = [r.to_json() for r in runs]
+        if show_all:
+            payload = {"runs": payload, "left_out": [{"modules": list(lo.modules), "reason": lo.reason} for lo in planner.left_out()]}
+        click.echo(json.dumps(payload, indent=2))
+        return
+    table = Table("#", "problem", "model", "trainer", "software @ hardware", "chain", title=f"{len(runs)} feasible run(s)")
+    table.add_column("hyperparameters", overflow="fold")
+    for i, r in enumerate(runs, 1):
+        table.add_row(str(i), r.problem, r.model, r.trainer, f"{r.software} @ {r.hardware}", " → ".join(r.chain) or "-", _hyper(r))
+    out.print(table)
+    if show_all:
+        left = Table("left out", title="left out")
+        left.add_column("reason", overflow="fold")
+        for lo in planner.left_out():
+            left.add_row(" × ".join(lo.modules), lo.reason)
+        out.print(left)
+
+
+def _db(path: Path | None) -> Store:
+    return Store(path or default_path())
+
+
+def _print_boards(boards: Sequence[Leaderboard]) -> None:
+    for board in boards:
+        names = board.ranking.spec.metrics
+        table = Table("#", "problem", "model", "hyperparameters", *names, "score",
+                      title=f"ranking {board.ranking.name}", caption=" ".join(board.ranking.doc.split("\n\n")[0].split()) or None)
+        problem, place = None, 0
+        for entry in board.entries:
+            run = entry.record.run
+            place = 1 if run.problem != problem else place + 1
+            problem = run.problem
+            table.add_row(str(place), run.problem, run.model, _hyper(run),
+                          *(f"{entry.record.metrics[m]:.4g}" for m in names), f"{entry.score:.4g}")
+        out.print(table)
+
+
+@main.command()
+@filters
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Results database (default: user data dir).")
+@click.option("-j", "--jobs", default=1, show_default=True, help="Runs executed at once, each in its own process.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds before a run is killed.")
+@click.option("--max-chain", default=3, show_default=True, help="Longest converter chain to consider.")
+@click.option("--seed", default=0, show_default=True, help="Seed of model initialisation and shuffling.")
+def run(db: Path | None, jobs: int, timeout: float, max_chain: int, seed: int, **globs: Sequence[str]) -> None:
+    """Plan and execute every feasible run, store the results, print the leaderboards.
+
+    Runs already in the database with the same modules, versions and settings are skipped.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .execute import run_campaign
+
+    catalog = _catalog()
+    _, runs = _plan(catalog, globs, max_chain, seed)
+    with _db(db) as store:
+        if not runs:
+            err.print("saibench: nothing to run: no feasible run (see `saibench solve --all`)")
+            return
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=False) as progress:
+            task = progress.add_task("running", total=len(runs))
+
+            def done(r: Run, outcome: Any) -> None:
+                label = f"{r.problem} × {r.model} {_hyper(r)}"
+                if outcome is None:
+                    progress.console.print(f"skip  {label} (already stored)", style="dim")
+                elif outcome.status == "ok":
+                    shown = ", ".join(f"{k}={v:.4g}" for k, v in outcome.metrics.items())
+                    progress.console.print(f"ok    {label}: {shown}", style="green")
+                else:
+                    progress.console.print(f"FAIL  {label}: {outcome.reason}", style="red")
+                progress.advance(task)
+
+            counts = run_campaign(catalog, runs, store, jobs=jobs, timeout=timeout, on_done=done)
+        err.print(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already stored; results in {store.path}")
+        _print_boards(leaderboards(catalog, store.records("ok")))
+
+
+@main.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Results database (default: user data dir).")
+@click.option("--ranking", "ranking_globs", multiple=True, metavar="GLOB", help="Only these rankings.")
+@click.option("--json", "as_json", is_flag=True, help="Print {ranking: [runs, best first]} as JSON.")
+def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool) -> None:
+    """Print one leaderboard per ranking from the stored results."""
+    catalog = select(_catalog(), {"ranking": ranking_globs})
+    with _db(db) as store:
+        boards = leaderboards(catalog, store.records("ok"))
+    if as_json:
+        click.echo(json.dumps({b.ranking.name: [e.to_json() for e in b.entries] for b in boards}, indent=2))
+    else:
+        _print_boards(boards)
