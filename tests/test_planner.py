@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+
+from saibench_core.discovery import Catalog
+from saibench_core.planner import Planner
+from saibench_core.planner.dims import unify
+from sail_types import Image, Label, Tensor
+
+from .reference_planner import reference_plan
+from .strategies import catalogs
+
+
+def as_tuples(catalog: Catalog, max_chain: int = 3) -> set[tuple[object, ...]]:
+    return {
+        (r.problem, r.model, r.trainer, r.software, r.hardware, r.chain, r.chain_cost,
+         tuple(sorted(r.dims.items())), tuple(r.hyper["model"].items()))
+        for r in Planner(catalog, max_chain=max_chain).runs()
+    }
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(catalogs())
+def test_planner_agrees_with_reference_on_random_catalogs(catalog: Catalog) -> None:
+    assert as_tuples(catalog) == reference_plan(catalog)
+
+
+@settings(max_examples=50, deadline=None)
+@given(catalogs())
+def test_planner_agrees_with_short_chain_cap(catalog: Catalog) -> None:
+    assert as_tuples(catalog, max_chain=1) == reference_plan(catalog, max_chain=1)
+
+
+def test_z3_inverts_products() -> None:
+    # a model that needs h*w*c features reached from an 8x8x1 image: d must be 64
+    found = unify(((("problem", Image(8, 8, 1)), ("c0", Image("h", "w", "c"))),
+                   (("c0", Tensor("h*w*c")), ("model", Tensor("d")))))
+    assert found is not None and found["model"] == {"d": 64}
+    assert unify(((("problem", Tensor(7)), ("model", Tensor("2*n"))),)) is None
+    assert unify(((("problem", Tensor(8)), ("model", Tensor("2*n"))),)) == {"model": {"n": 4}}
+    assert unify(((("problem", Label(3)), ("model", Tensor(3))),)) is None
+
+
+def test_bundled_plan_reaches_mlp_through_flatten(catalog: Catalog) -> None:
+    plan = Planner(catalog).plan()
+    digits_mlp = [r for r in plan.runs if r.problem == "digits" and r.model == "mlp"]
+    assert digits_mlp and all(r.chain == ("flatten",) and r.dims == {"d": 64, "k": 10} for r in digits_mlp)
+    assert {r.hyper["model"]["width"] for r in digits_mlp} == {256, 64}
+    assert all(r.hardware == "cpu" for r in plan.runs)
+    assert {"accuracy", "macro_f1", "train_time"} <= set(digits_mlp[0].metrics)
+    reasons = {lo.modules: lo.reason for lo in plan.left_out}
+    assert "Fail" in reasons[("hardware gpu",)]
