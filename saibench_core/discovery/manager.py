@@ -90,7 +90,7 @@ class PluginManager:
         plugin raising does not hide the others."""
         infos = {p.name: p for p in self.plugins}
         found = []
-        for impl in reversed(self._pm.hook.saibench_modules.get_hookimpls()):
+        for impl in self._pm.hook.saibench_modules.get_hookimpls():  # registration order
             info = infos[impl.plugin_name]
             try:
                 provided = list(impl.function())
