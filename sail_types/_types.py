@@ -41,7 +41,7 @@ def _check_dim(dim: object) -> Dim:
     try:
         tree = ast.parse(dim.strip(), mode="eval")
     except SyntaxError:
-        raise InvalidSignature(repr(dim), "not an arithmetic expression; write e.g. 'h*w*c'") from None
+        raise InvalidSignature(repr(dim), "a dimension is an arithmetic expression over names; write e.g. 'h*w*c'") from None
     bad = [type(n).__name__ for n in ast.walk(tree) if not isinstance(n, _ALLOWED_NODES)]
     if bad or any(isinstance(n, ast.Constant) and not isinstance(n.value, int) for n in ast.walk(tree)):
         raise InvalidSignature(

@@ -48,7 +48,7 @@ def _linear(layer: Linear, dims: Mapping[str, int]) -> tuple[InitFn, ApplyFn]:
         return params, shape[:-1] + (features,)
 
     def apply(params: Params, x: jax.Array) -> jax.Array:
-        y = x @ params["w"]
+        y: jax.Array = x @ params["w"]
         return y + params["b"] if layer.bias else y
 
     return init, apply

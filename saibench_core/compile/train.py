@@ -42,10 +42,12 @@ def loss_function(model: CompiledModel, loss: str) -> Callable[[Params, jax.Arra
     """The task's loss: softmax cross-entropy on class indices, or mean squared error."""
 
     def cross_entropy(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
-        return optax.softmax_cross_entropy_with_integer_labels(model.apply(params, x), y).mean()
+        losses: jax.Array = optax.softmax_cross_entropy_with_integer_labels(model.apply(params, x), y)
+        return losses.mean()
 
     def squared_error(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
-        return jnp.mean((model.apply(params, x).reshape(y.shape) - y) ** 2)
+        error: jax.Array = model.apply(params, x).reshape(y.shape) - y
+        return jnp.mean(error**2)
 
     return cross_entropy if loss == "cross_entropy" else squared_error
 
@@ -86,7 +88,7 @@ def fit(model: CompiledModel, training: Training, loss: str, x: NDArray[Any], y:
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
     state, losses = compiled(state, train_key, xd, yd)
-    jax.block_until_ready((state, losses))
+    jax.block_until_ready((state, losses))  # type: ignore[no-untyped-call]
     train_seconds = time.perf_counter() - start
     return Trained(state.params, np.asarray(losses), compile_seconds, train_seconds)
 
@@ -101,7 +103,7 @@ def predict(model: CompiledModel, params: Params, x: NDArray[Any]) -> tuple[NDAr
 
     fn = jax.jit(forward)
     xd = jax.device_put(x)
-    jax.block_until_ready(fn(params, xd))
+    jax.block_until_ready(fn(params, xd))  # type: ignore[no-untyped-call]
     start = time.perf_counter()
-    out = jax.block_until_ready(fn(params, xd))
+    out = jax.block_until_ready(fn(params, xd))  # type: ignore[no-untyped-call]
     return np.asarray(out), time.perf_counter() - start

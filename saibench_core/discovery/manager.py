@@ -11,7 +11,7 @@ import importlib.metadata as metadata
 import os
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -89,11 +89,11 @@ class PluginManager:
         """Each plugin's modules, calling every hook implementation on its own, so that one
         plugin raising does not hide the others."""
         infos = {p.name: p for p in self.plugins}
-        found = []
+        found: list[tuple[PluginInfo, Sequence[Callable[..., Any]]]] = []
         for impl in self._pm.hook.saibench_modules.get_hookimpls():  # registration order
             info = infos[impl.plugin_name]
             try:
-                provided = list(impl.function())
+                provided = list(cast(Iterable[Callable[..., Any]], impl.function()))
             except Exception as exc:
                 self.broken.append(Broken(info.name, None, f"saibench_modules() raised {_reason(exc)}"))
                 continue

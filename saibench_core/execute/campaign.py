@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from ..discovery import Catalog
 from ..planner import Run
 from ..results import Store
-from .isolate import Outcome, run_isolated
+from ..results import Outcome
+from .isolate import run_isolated
 
 
 def run_key(catalog: Catalog, run: Run) -> str:

@@ -32,7 +32,7 @@ def _module(catalog: Catalog, kind: Any, name: str) -> Descriptor:
 
 def environment() -> dict[str, Any]:
     """What a run needs recorded to be reproduced: versions, hardware, module hashes."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in ("jax", "jaxlib", "optax", "numpy", "saibench"):
         try:
             versions[dist] = importlib.metadata.version(dist)

@@ -42,7 +42,7 @@ def _to_z3(dim: Dim, scope: str, symbols: dict[str, Any]) -> Any:
             left, right = walk(node.left), walk(node.right)
             ops = {ast.Add: lambda: left + right, ast.Sub: lambda: left - right,
                    ast.Mult: lambda: left * right, ast.FloorDiv: lambda: left / right}
-            return ops[type(node.op)]()
+            return ops[type(node.op)]()  # type: ignore[no-untyped-call]
         raise ValueError(f"unsupported dimension expression {dim!r}")
 
     return walk(ast.parse(dim, mode="eval"))

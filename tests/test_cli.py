@@ -1,0 +1,69 @@
+"""The command line end to end, as a user runs it (real subprocesses, real training)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def saibench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "saibench_core", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_solve_json_lists_mlp_on_digits_through_flatten_without_importing_jax() -> None:
+    code = ("import sys; from saibench_core.cli import main; sys.argv = ['saibench', 'solve', '--json']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('jax imported' if 'jax' in sys.modules else 'jax not imported', file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "jax not imported" in done.stderr
+    runs = json.loads(done.stdout)
+    mlp = [r for r in runs if r["problem"] == "digits" and r["model"] == "mlp"]
+    assert mlp and all(r["chain"] == ["flatten"] for r in mlp)
+    assert {r["hardware"] for r in runs} == {"cpu"}
+    assert {"problem", "model", "trainer", "software", "hardware", "chain", "hyperparameters"} <= runs[0].keys()
+
+
+def test_solve_all_says_why_gpu_is_left_out() -> None:
+    payload = json.loads(saibench("solve", "--json", "--all").stdout)
+    reasons = {tuple(lo["modules"]): lo["reason"] for lo in payload["left_out"]}
+    assert reasons[("hardware gpu",)].startswith("Fail:")
+
+
+def test_tutorial_plugin_meets_existing_models() -> None:
+    runs = json.loads(saibench("solve", "--json", "--problem", "wine").stdout)
+    assert {r["model"] for r in runs} == {"mlp", "linear"}
+    assert all(r["chain"] == [] for r in runs) and "balanced_accuracy" in runs[0]["metrics"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("solve", "--model", "nosuchmodel"), "no model matches 'nosuchmodel'"),
+        (("rank", "--db", "/etc/passwd"), "cannot open results database '/etc/passwd'"),
+        (("run", "--db", "/etc/passwd/results.sqlite"), "cannot open results database"),
+    ],
+)
+def test_bad_input_gets_one_line_and_status_2(args: tuple[str, ...], needle: str) -> None:
+    done = saibench(*args)
+    assert done.returncode == 2
+    assert needle in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_run_then_rank_end_to_end(tmp_path: Path) -> None:
+    db = str(tmp_path / "results.sqlite")
+    done = saibench("run", "--db", db, "--problem", "digits", "--model", "mlp", "-j", "2")
+    assert done.returncode == 0, done.stderr
+    assert "ranking by_accuracy" in done.stdout
+    boards = json.loads(saibench("rank", "--db", db, "--json").stdout)
+    best = boards["by_accuracy"][0]
+    assert best["model"] == "mlp" and best["metrics"]["accuracy"] >= 0.95
+    assert len(boards["by_accuracy"]) == 2
+    assert boards["accuracy_per_time"][0]["metrics"]["train_time"] > 0
+    again = saibench("run", "--db", db, "--problem", "digits", "--model", "mlp")
+    assert "0 ok, 0 failed, 2 already stored" in again.stderr
