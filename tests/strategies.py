@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from sail_types import Classify, Device, Label, ModuleSpec, Regress, Runtime, Sequence, Tensor
+from sail_types import Classify, Device, Label, ModuleSpec, Regress, Runtime, Sequence, Set, Tensor
 from saibench_core.discovery import Catalog, Descriptor, HyperParam
 
 TASKS = (Classify, Regress)
-KINDS = {"Tensor": Tensor, "Sequence": Sequence}
+MOSTLY_CLASSIFY = (Classify, Classify, Classify, Regress)
+KINDS = {"Tensor": Tensor, "Sequence": Sequence, "Set": Set}
+PROBLEM_KINDS = ["Sequence", "Tensor"]  # models taking a Set need a converter chain
 
 
 def _type(kind: str, dims: tuple[object, ...]) -> object:
@@ -18,20 +20,20 @@ def _type(kind: str, dims: tuple[object, ...]) -> object:
 
 @st.composite
 def problems(draw: st.DrawFn, i: int) -> Descriptor:
-    kind = draw(st.sampled_from(sorted(KINDS)))
-    rank = 2 if kind == "Sequence" else draw(st.integers(1, 2))
+    kind = draw(st.sampled_from(PROBLEM_KINDS))
+    rank = 2 if kind != "Tensor" else draw(st.integers(1, 2))
     dims = tuple(draw(st.integers(1, 4)) for _ in range(rank))
-    return Descriptor(f"p{i}", "problem", "gen", "0", ModuleSpec("problem", task=draw(st.sampled_from(TASKS))),
+    return Descriptor(f"p{i}", "problem", "gen", "0", ModuleSpec("problem", task=draw(st.sampled_from(MOSTLY_CLASSIFY))),
                       input=_type(kind, dims), output=Label(draw(st.integers(2, 3))))  # type: ignore[arg-type]
 
 
 @st.composite
 def converters(draw: st.DrawFn, i: int) -> Descriptor:
     kind_in = draw(st.sampled_from(sorted(KINDS)))
-    rank_in = 2 if kind_in == "Sequence" else draw(st.integers(1, 2))
+    rank_in = 2 if kind_in != "Tensor" else draw(st.integers(1, 2))
     names = ["a", "b"][:rank_in]
-    kind_out = draw(st.sampled_from(sorted(KINDS)))
-    rank_out = 2 if kind_out == "Sequence" else draw(st.integers(1, 2))
+    kind_out = draw(st.sampled_from(sorted(set(KINDS) - {kind_in})))
+    rank_out = 2 if kind_out != "Tensor" else draw(st.integers(1, 2))
     exprs = st.sampled_from(names + [f"{x}*{y}" for x in names for y in names] + [f"{names[0]}+1", f"{names[0]}-1", "2"])
     out = tuple(draw(exprs) for _ in range(rank_out))
     return Descriptor(f"c{i}", "converter", "gen", "0", ModuleSpec("converter", cost=draw(st.sampled_from([0.5, 1.0, 2.0]))),
@@ -40,12 +42,12 @@ def converters(draw: st.DrawFn, i: int) -> Descriptor:
 
 @st.composite
 def models(draw: st.DrawFn, i: int) -> Descriptor:
-    kind = draw(st.sampled_from(sorted(KINDS)))
-    rank = 2 if kind == "Sequence" else draw(st.integers(1, 2))
-    dims = tuple(draw(st.sampled_from(["d", "e", "k", 1, 2, 3, 4])) for _ in range(rank))
-    out = Label(draw(st.sampled_from(["k", 2, 3])))
+    kind = draw(st.sampled_from(["Set", "Set", "Sequence", "Tensor"]))
+    rank = 2 if kind != "Tensor" else draw(st.integers(1, 2))
+    dims = tuple(draw(st.sampled_from(["d", "e", "d", "e", "k", 2, 4])) for _ in range(rank))
+    out = Label(draw(st.sampled_from(["k", "k", 2, 3])))
     hyper = tuple(HyperParam(f"h{j}", tuple(range(draw(st.integers(1, 2))))) for j in range(draw(st.integers(0, 2))))
-    return Descriptor(f"m{i}", "model", "gen", "0", ModuleSpec("model", task=draw(st.sampled_from(TASKS))),
+    return Descriptor(f"m{i}", "model", "gen", "0", ModuleSpec("model", task=draw(st.sampled_from(MOSTLY_CLASSIFY))),
                       input=_type(kind, dims), output=out, hyper=hyper)  # type: ignore[arg-type]
 
 
@@ -54,16 +56,16 @@ def catalogs(draw: st.DrawFn) -> Catalog:
     """A random catalog of every role, with converters, grids, and failing hardware."""
     mods: list[Descriptor] = []
     mods += [draw(problems(i)) for i in range(draw(st.integers(1, 3)))]
-    mods += [draw(converters(i)) for i in range(draw(st.integers(0, 4)))]
+    mods += [draw(converters(i)) for i in range(draw(st.integers(0, 6)))]
     mods += [draw(models(i)) for i in range(draw(st.integers(1, 3)))]
     for i in range(draw(st.integers(1, 2))):
         tasks = tuple(draw(st.sets(st.sampled_from(TASKS))))
         mods.append(Descriptor(f"t{i}", "trainer", "gen", "0", ModuleSpec("trainer", tasks=tasks)))
     for i in range(draw(st.integers(1, 2))):
-        plats = tuple(sorted(draw(st.sets(st.sampled_from(["cpu", "gpu"]), min_size=1))))
+        plats = tuple(sorted({"cpu"} | draw(st.sets(st.sampled_from(["gpu", "tpu"])))))
         mods.append(Descriptor(f"s{i}", "software", "gen", "0", ModuleSpec("software"), runtime=Runtime("jax", "0", "float32", plats)))
     for i in range(draw(st.integers(1, 3))):
-        if draw(st.booleans()):
+        if i == 0 or draw(st.booleans()):
             mods.append(Descriptor(f"hw{i}", "hardware", "gen", "0", ModuleSpec("hardware"), device=Device(draw(st.sampled_from(["cpu", "gpu"])))))
         else:
             mods.append(Descriptor(f"hw{i}", "hardware", "gen", "0", ModuleSpec("hardware"), failure="absent"))

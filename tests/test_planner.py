@@ -19,7 +19,7 @@ def as_tuples(catalog: Catalog, max_chain: int = 3) -> set[tuple[object, ...]]:
     }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(catalogs())
 def test_planner_agrees_with_reference_on_random_catalogs(catalog: Catalog) -> None:
     assert as_tuples(catalog) == reference_plan(catalog)
@@ -50,3 +50,23 @@ def test_bundled_plan_reaches_mlp_through_flatten(catalog: Catalog) -> None:
     assert {"accuracy", "macro_f1", "train_time"} <= set(digits_mlp[0].metrics)
     reasons = {lo.modules: lo.reason for lo in plan.left_out}
     assert "Fail" in reasons[("hardware gpu",)]
+
+
+def test_cheapest_feasible_chain_wins() -> None:
+    from sail_types import Classify, ModuleSpec, Sequence, Set
+    from saibench_core.discovery import Descriptor
+
+    def conv(name: str, cost: float, inp: object, out: object) -> Descriptor:
+        return Descriptor(name, "converter", "t", "0", ModuleSpec("converter", cost=cost), input=inp, output=out)  # type: ignore[arg-type]
+
+    problem = Descriptor("p", "problem", "t", "0", ModuleSpec("problem", task=Classify), input=Tensor(6), output=Label(3))
+    model = Descriptor("m", "model", "t", "0", ModuleSpec("model", task=Classify), input=Set("n", 2), output=Label("k"))
+    catalog = Catalog((problem, model,
+                       conv("expensive", 5.0, Tensor("a"), Set("a//2", 2)),
+                       conv("to_seq", 1.0, Tensor("a"), Sequence("a//2", 2)),
+                       conv("seq_to_set", 1.0, Sequence("a", "b"), Set("a", "b")),
+                       conv("wrong_dims", 0.5, Tensor("a"), Set("a", 3))))
+    found = Planner(catalog).match(problem, model)
+    assert not isinstance(found, str)
+    assert found.chain == ("to_seq", "seq_to_set") and found.cost == 2.0 and found.dims == {"n": 3, "k": 3}
+    assert Planner(catalog, max_chain=1).match(problem, model).chain == ("expensive",)  # type: ignore[union-attr]
