@@ -23,6 +23,7 @@ from ._concepts import Training as Training
 from ._errors import Fail as Fail
 from ._errors import InvalidSignature as InvalidSignature
 from ._errors import SaibenchError as SaibenchError
+from ._hooks import hookimpl as hookimpl
 from ._modules import MODULE_KINDS as MODULE_KINDS
 from ._modules import ModuleSpec as ModuleSpec
 from ._modules import converter as converter
@@ -54,4 +55,3 @@ from ._types import Tensor as Tensor
 from ._types import TimeSeries as TimeSeries
 from ._types import dim_symbols as dim_symbols
 from ._types import evaluate_dim as evaluate_dim
-from ._hooks import hookimpl as hookimpl

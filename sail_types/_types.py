@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ast
 import typing
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import attrs
 
 from ._errors import InvalidSignature
 
-Dim = Union[int, str]
+Dim = int | str
 
 _ALLOWED_NODES = (
     ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Constant, ast.Load,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from sail_types import Classify, Device, Label, ModuleSpec, Regress, Runtime, Sequence, Set, Tensor
 from saibench_core.discovery import Catalog, Descriptor, HyperParam
+from sail_types import Classify, Device, Label, ModuleSpec, Regress, Runtime, Sequence, Set, Tensor
 
 TASKS = (Classify, Regress)
 MOSTLY_CLASSIFY = (Classify, Classify, Classify, Regress)

@@ -6,8 +6,8 @@ import jax
 import numpy as np
 import optax
 
-from sail_types import Linear, Pipeline, Relu, Softmax, Tanh, Training
 from saibench_core.compile import compile_model, fit, predict
+from sail_types import Linear, Pipeline, Relu, Softmax, Tanh, Training
 
 
 def numpy_forward(params: tuple[dict[str, np.ndarray], ...], x: np.ndarray) -> np.ndarray:

@@ -53,8 +53,8 @@ def test_bundled_plan_reaches_mlp_through_flatten(catalog: Catalog) -> None:
 
 
 def test_cheapest_feasible_chain_wins() -> None:
-    from sail_types import Classify, ModuleSpec, Sequence, Set
     from saibench_core.discovery import Descriptor
+    from sail_types import Classify, ModuleSpec, Sequence, Set
 
     def conv(name: str, cost: float, inp: object, out: object) -> Descriptor:
         return Descriptor(name, "converter", "t", "0", ModuleSpec("converter", cost=cost), input=inp, output=out)  # type: ignore[arg-type]

@@ -6,7 +6,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sail_types import Image, InvalidSignature, Label, Linear, Pipeline, Relu, SailType, Suggest, Suggestion, Tensor, evaluate_dim
+from sail_types import (
+    Image,
+    InvalidSignature,
+    Label,
+    Linear,
+    Pipeline,
+    Relu,
+    SailType,
+    Suggest,
+    Suggestion,
+    Tensor,
+    evaluate_dim,
+)
 
 
 def test_descriptors_are_frozen_values_with_readable_repr() -> None:

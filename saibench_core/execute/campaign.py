@@ -9,8 +9,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from ..discovery import Catalog
 from ..planner import Run
-from ..results import Store
-from ..results import Outcome
+from ..results import Outcome, Store
 from .isolate import run_isolated
 
 
