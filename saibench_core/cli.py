@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .discovery import Catalog, load_catalog
+from .discovery import BLOCK_ENV, Catalog, load_catalog
 from .errors import SaibenchError
 from .planner import Planner, Run, select
 from .rank import Leaderboard, leaderboards
@@ -52,12 +52,13 @@ def filters(fn: F) -> F:
 def _catalog() -> Catalog:
     catalog = load_catalog()
     for broken in catalog.broken:
-        err.print(f"saibench: warning: {broken} (other plugins still load)", style="yellow", soft_wrap=True)
+        err.print(f"saibench: warning: {broken}; fix the plugin or skip it with {BLOCK_ENV}={broken.plugin} "
+                  "(other plugins still load)", style="yellow", soft_wrap=True)
     return catalog
 
 
 def _plan(catalog: Catalog, globs: dict[str, Sequence[str]], max_chain: int, seed: int) -> tuple[Planner, list[Run]]:
-    chosen = select(catalog, {f"{role}": globs[f"{role}_globs"] for role in FILTER_ROLES})  # type: ignore[misc]
+    chosen = select(catalog, {role: globs[f"{role}_globs"] for role in FILTER_ROLES})  # type: ignore[misc]
     planner = Planner(chosen, max_chain=max_chain)
     return planner, list(planner.runs(seeds=(seed,)))
 
@@ -75,7 +76,10 @@ def main() -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins(as_json: bool) -> None:
-    """List installed plugins, their versions and modules, and any that failed to load."""
+    """List installed plugins, their versions and modules, and any that failed to load.
+
+    Exits with status 2 when a plugin or module is broken (after listing the rest).
+    """
     catalog = _catalog()
     if as_json:
         click.echo(json.dumps({
@@ -84,12 +88,13 @@ def plugins(as_json: bool) -> None:
                         for p in catalog.plugins],
             "broken": [{"plugin": b.plugin, "module": b.module, "reason": b.reason} for b in catalog.broken],
         }, indent=2))
-        return
+        sys.exit(2 if catalog.broken else 0)
     table = Table("plugin", "distribution", "version", "modules", title="saibench plugins")
     for p in catalog.plugins:
         mods = [m for m in catalog if m.plugin == p.name]
         table.add_row(p.name, p.distribution, p.version, "\n".join(f"{m.kind}: {m.name}" for m in mods) or "-")
     out.print(table)
+    sys.exit(2 if catalog.broken else 0)
 
 
 @main.command()
