@@ -18,12 +18,11 @@ from rich.table import Table
 
 from .discovery import BLOCK_ENV, Catalog, load_catalog
 from .errors import SaibenchError
-from .planner import Planner, Run, select
+from .planner import ROLES, Planner, Run, select
 from .rank import Leaderboard, leaderboards
 from .results import Store, default_path
 
 F = TypeVar("F", bound=Callable[..., Any])
-FILTER_ROLES = ("problem", "model", "trainer", "software", "hardware")
 
 # markup off: module names and reasons (e.g. "jax[cuda12]") are printed verbatim
 out = Console(highlight=False, markup=False)
@@ -43,7 +42,7 @@ class SaibenchGroup(click.Group):
 
 def filters(fn: F) -> F:
     """Add ``--problem``, ``--model``, ... glob filters to a command."""
-    for role in reversed(FILTER_ROLES):
+    for role in reversed(ROLES):
         fn = click.option(f"--{role}", f"{role}_globs", multiple=True, metavar="GLOB",
                           help=f"Only {role}s whose name matches (repeatable, glob patterns).")(fn)
     return fn
@@ -58,7 +57,7 @@ def _catalog() -> Catalog:
 
 
 def _plan(catalog: Catalog, globs: dict[str, Sequence[str]], max_chain: int, seed: int) -> tuple[Planner, list[Run]]:
-    chosen = select(catalog, {role: globs[f"{role}_globs"] for role in FILTER_ROLES})  # type: ignore[misc]
+    chosen = select(catalog, {role: globs[f"{role}_globs"] for role in ROLES})
     planner = Planner(chosen, max_chain=max_chain)
     return planner, list(planner.runs(seeds=(seed,)))
 
@@ -81,19 +80,19 @@ def plugins(as_json: bool) -> None:
     Exits with status 2 when a plugin or module is broken (after listing the rest).
     """
     catalog = _catalog()
+    modules = {p.name: [m for m in catalog if m.plugin == p.name] for p in catalog.plugins}
     if as_json:
         click.echo(json.dumps({
             "plugins": [{"name": p.name, "distribution": p.distribution, "version": p.version,
-                         "modules": [{"name": m.name, "kind": m.kind} for m in catalog if m.plugin == p.name]}
+                         "modules": [{"name": m.name, "kind": m.kind} for m in modules[p.name]]}
                         for p in catalog.plugins],
             "broken": [{"plugin": b.plugin, "module": b.module, "reason": b.reason} for b in catalog.broken],
         }, indent=2))
-        sys.exit(2 if catalog.broken else 0)
-    table = Table("plugin", "distribution", "version", "modules", title="saibench plugins")
-    for p in catalog.plugins:
-        mods = [m for m in catalog if m.plugin == p.name]
-        table.add_row(p.name, p.distribution, p.version, "\n".join(f"{m.kind}: {m.name}" for m in mods) or "-")
-    out.print(table)
+    else:
+        table = Table("plugin", "distribution", "version", "modules", title="saibench plugins")
+        for p in catalog.plugins:
+            table.add_row(p.name, p.distribution, p.version, "\n".join(f"{m.kind}: {m.name}" for m in modules[p.name]) or "-")
+        out.print(table)
     sys.exit(2 if catalog.broken else 0)
 
 

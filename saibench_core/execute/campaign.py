@@ -7,8 +7,10 @@ import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+from sail_types._modules import ModuleKind
+
 from ..discovery import Catalog
-from ..planner import Run
+from ..planner import ROLES, Run
 from ..results import Outcome, Store
 from .isolate import run_isolated
 
@@ -16,12 +18,11 @@ from .isolate import run_isolated
 def run_key(catalog: Catalog, run: Run) -> str:
     """A hash of everything that decides a run's outcome: the run itself and the version
     and source hash of each module it uses."""
-    modules = [("problem", run.problem), ("model", run.model), ("trainer", run.trainer),
-               ("software", run.software), ("hardware", run.hardware)]
+    modules: list[tuple[ModuleKind, str]] = [(role, getattr(run, role)) for role in ROLES]
     modules += [("converter", name) for name in run.chain] + [("metric", name) for name in run.metrics]
     fingerprints = []
     for kind, name in modules:
-        desc = catalog.get(kind, name)  # type: ignore[arg-type]
+        desc = catalog.get(kind, name)
         fingerprints.append([kind, name, desc.version if desc else None, desc.source_hash if desc else None])
     blob = json.dumps([run.to_json(), fingerprints], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()

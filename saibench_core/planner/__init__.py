@@ -1,5 +1,6 @@
 """The planner: feasible runs from module signatures."""
 
+from .plan import ROLES as ROLES
 from .plan import LeftOut as LeftOut
 from .plan import Match as Match
 from .plan import Plan as Plan

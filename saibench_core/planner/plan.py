@@ -14,11 +14,13 @@ from typing import Any
 
 import attrs
 
+from sail_types._modules import ModuleKind
+
 from ..discovery import Catalog, Descriptor
 from .chains import candidate_chains
 from .dims import chain_equalities, mismatch, unify
 
-ROLES = ("problem", "model", "trainer", "software", "hardware")
+ROLES: tuple[ModuleKind, ...] = ("problem", "model", "trainer", "software", "hardware")
 
 
 @attrs.frozen
