@@ -114,7 +114,7 @@ def solve(as_json: bool, show_all: bool, max_chain: int, seed: int, **globs: Seq
     table = Table("#", "problem", "model", "trainer", "software @ hardware", "chain", title=f"{len(runs)} feasible run(s)")
     table.add_column("hyperparameters", overflow="fold")
     for i, r in enumerate(runs, 1):
-        table.add_row(str(i), r.problem, r.model, r.trainer, f"{r.software} @ {r.hardware}", " → ".join(r.chain) or "-", _hyper(r))
+        table.add_row(str(i), r.problem, r.model_label, r.trainer, f"{r.software} @ {r.hardware}", " → ".join(r.chain) or "-", _hyper(r))
     out.print(table)
     if show_all:
         left = Table("left out", title="left out")
@@ -129,7 +129,7 @@ def _db(path: Path | None) -> Store:
 
 
 def _print_boards(boards: Sequence[Leaderboard]) -> None:
-    for board in boards:
+    for board in (b for b in boards if b.entries):
         names = board.ranking.spec.metrics
         table = Table("#", "problem", "model", "hyperparameters", *names, "score",
                       title=f"ranking {board.ranking.name}", caption=" ".join(board.ranking.doc.split("\n\n")[0].split()) or None)
@@ -138,7 +138,7 @@ def _print_boards(boards: Sequence[Leaderboard]) -> None:
             run = entry.record.run
             place = 1 if run.problem != problem else place + 1
             problem = run.problem
-            table.add_row(str(place), run.problem, run.model, _hyper(run),
+            table.add_row(str(place), run.problem, run.model_label, _hyper(run),
                           *(f"{entry.record.metrics[m]:.4g}" for m in names), f"{entry.score:.4g}")
         out.print(table)
 
@@ -170,7 +170,7 @@ def run(db: Path | None, jobs: int, timeout: float, max_chain: int, seed: int, *
             task = progress.add_task("running", total=len(runs))
 
             def done(r: Run, outcome: Any) -> None:
-                label = f"{r.problem} × {r.model} {_hyper(r)}"
+                label = f"{r.problem} × {r.model_label} {_hyper(r)}"
                 if outcome is None:
                     progress.console.print(f"skip  {label} (already stored)", style="dim")
                 elif outcome.status == "ok":

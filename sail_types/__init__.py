@@ -3,6 +3,8 @@
 It imports neither JAX, Z3 nor saibench_core, so describing modules stays cheap.
 """
 
+from ._compose import Require as Require
+from ._compose import Requirement as Requirement
 from ._concepts import TASKS as TASKS
 from ._concepts import Classify as Classify
 from ._concepts import Dataset as Dataset
@@ -20,6 +22,7 @@ from ._concepts import Task as Task
 from ._concepts import Test as Test
 from ._concepts import Train as Train
 from ._concepts import Training as Training
+from ._constraints import constraint_names as constraint_names
 from ._errors import Fail as Fail
 from ._errors import InvalidSignature as InvalidSignature
 from ._errors import SaibenchError as SaibenchError
@@ -37,12 +40,15 @@ from ._modules import trainer as trainer
 from ._nn import Gelu as Gelu
 from ._nn import Layer as Layer
 from ._nn import Linear as Linear
+from ._nn import Map as Map
 from ._nn import Pipeline as Pipeline
 from ._nn import Relu as Relu
 from ._nn import Softmax as Softmax
+from ._nn import Sum as Sum
 from ._nn import Tanh as Tanh
 from ._suggest import Suggest as Suggest
 from ._suggest import Suggestion as Suggestion
+from ._types import Atom as Atom
 from ._types import Atoms as Atoms
 from ._types import Dim as Dim
 from ._types import Image as Image

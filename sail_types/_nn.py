@@ -54,3 +54,15 @@ class Pipeline(Layer):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Pipeline takes SAIL layers, got {layer!r}; e.g. Pipeline(Linear(8), Relu())")
         self.__attrs_init__(layers)  # type: ignore[attr-defined]
+
+
+@attrs.frozen
+class Map(Layer):
+    """Apply ``layer`` to every element of a set, independently (the φ of Deep Sets)."""
+
+    layer: Layer
+
+
+@attrs.frozen
+class Sum(Layer):
+    """Sum over the elements of a set: a permutation-invariant pooling."""

@@ -73,6 +73,14 @@ class SailType:
         """The descriptor's kind, which converters and models match on (``"Image"``)."""
         return type(self).__name__
 
+    def element(self) -> SailType | None:
+        """The type of one element, for collections a ``Map`` iterates over (else ``None``)."""
+        return None
+
+    def shape(self, bindings: typing.Mapping[str, int]) -> tuple[int, ...]:
+        """The array shape of one sample, its dims evaluated with ``bindings``."""
+        return tuple(evaluate_dim(d, bindings) for d in self.dims)
+
     def symbols(self) -> frozenset[str]:
         """Every dimension name this type mentions."""
         return frozenset().union(*(dim_symbols(d) for d in self.dims))
@@ -128,6 +136,10 @@ class Set(SailType):
 
     rank = 2
 
+    def element(self) -> SailType:
+        """One element: ``Tensor(d)``."""
+        return Tensor(self.dims[1])
+
 
 class TimeSeries(SailType):
     """A time series of ``t`` steps and ``d`` channels: ``TimeSeries("t", "d")``."""
@@ -135,10 +147,28 @@ class TimeSeries(SailType):
     rank = 2
 
 
+class Atom(SailType):
+    """One atom: its species index and its position, stored as ``(species, x, y, z)``."""
+
+    rank = 0
+
+    def shape(self, bindings: typing.Mapping[str, int]) -> tuple[int, ...]:
+        """``(4,)``: species, x, y, z."""
+        return (4,)
+
+
 class Atoms(SailType):
-    """An atomic configuration of ``n`` atoms (positions and species)."""
+    """An atomic configuration of ``n`` atoms, each an ``Atom``: shape ``(n, 4)`` per sample."""
 
     rank = 1
+
+    def element(self) -> SailType:
+        """One element: ``Atom()``."""
+        return Atom()
+
+    def shape(self, bindings: typing.Mapping[str, int]) -> tuple[int, ...]:
+        """``(n, 4)``: species, x, y, z of each atom."""
+        return (evaluate_dim(self.dims[0], bindings), 4)
 
 
 def evaluate_dim(dim: Dim, bindings: typing.Mapping[str, int]) -> int:

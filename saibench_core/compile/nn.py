@@ -15,7 +15,7 @@ import attrs
 import jax
 import jax.numpy as jnp
 
-from sail_types import Gelu, Layer, Linear, Pipeline, Relu, Softmax, Tanh, evaluate_dim
+from sail_types import Gelu, Layer, Linear, Map, Pipeline, Relu, Softmax, Sum, Tanh, evaluate_dim
 
 from ..errors import InvalidSignature
 
@@ -72,15 +72,33 @@ def _pipeline(layer: Pipeline, dims: Mapping[str, int]) -> tuple[InitFn, ApplyFn
     return init, apply
 
 
+def _map(layer: Map, dims: Mapping[str, int]) -> tuple[InitFn, ApplyFn]:
+    inner_init, inner_apply = _compile(layer.layer, dims)
+
+    def init(key: jax.Array, shape: Shape) -> tuple[Params, Shape]:
+        params, out = inner_init(key, shape[1:])
+        return params, shape[:1] + out
+
+    def apply(params: Params, x: jax.Array) -> jax.Array:
+        y = inner_apply(params, x.reshape((-1,) + x.shape[2:]))  # elements of every set, as one batch
+        return y.reshape(x.shape[:2] + y.shape[1:])
+
+    return init, apply
+
+
 def _compile(layer: Layer, dims: Mapping[str, int]) -> tuple[InitFn, ApplyFn]:
     if isinstance(layer, Linear):
         return _linear(layer, dims)
+    if isinstance(layer, Map):
+        return _map(layer, dims)
+    if isinstance(layer, Sum):
+        return (lambda key, shape: ((), shape[1:])), (lambda params, x: x.sum(axis=1))
     if isinstance(layer, Pipeline):
         return _pipeline(layer, dims)
     if type(layer) in _ACTIVATIONS:
         fn = _ACTIVATIONS[type(layer)]
         return (lambda key, shape: ((), shape)), (lambda params, x: fn(x))
-    raise InvalidSignature(repr(layer), "saibench cannot compile this layer yet; use Pipeline, Linear, Relu, Tanh, Gelu, Softmax")
+    raise InvalidSignature(repr(layer), "saibench cannot compile this layer yet; use Pipeline, Linear, Map, Sum, Relu, Tanh, Gelu, Softmax")
 
 
 def compile_model(layer: Layer, dims: Mapping[str, int]) -> CompiledModel:

@@ -5,6 +5,7 @@ from .catalog import Catalog as Catalog
 from .catalog import PluginInfo as PluginInfo
 from .describe import Descriptor as Descriptor
 from .describe import HyperParam as HyperParam
+from .describe import Slot as Slot
 from .describe import describe as describe
 from .manager import ALLOW_ENV as ALLOW_ENV
 from .manager import BLOCK_ENV as BLOCK_ENV

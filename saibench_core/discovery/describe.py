@@ -14,7 +14,18 @@ from typing import Any
 
 import attrs
 
-from sail_types import Dataset, Device, Fail, InvalidSignature, ModuleSpec, Runtime, SailType, Suggestion
+from sail_types import (
+    Dataset,
+    Device,
+    Fail,
+    InvalidSignature,
+    ModuleSpec,
+    Requirement,
+    Runtime,
+    SailType,
+    Suggestion,
+    constraint_names,
+)
 from sail_types._modules import ModuleKind
 
 
@@ -24,6 +35,14 @@ class HyperParam:
 
     name: str
     grid: tuple[Any, ...]
+
+
+@attrs.frozen
+class Slot:
+    """A submodule slot of a model: a keyword-only parameter whose default is ``Require``."""
+
+    name: str
+    requirement: Requirement
 
 
 @attrs.frozen
@@ -43,6 +62,7 @@ class Descriptor:
     input: SailType | None = None
     output: SailType | None = None
     hyper: tuple[HyperParam, ...] = ()
+    slots: tuple[Slot, ...] = ()
     failure: str | None = None
     device: Device | None = None
     runtime: Runtime | None = None
@@ -81,6 +101,17 @@ def _source_hash(fn: Callable[..., Any]) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
+def _check_constraints(who: str, spec: ModuleSpec, hyper: tuple[HyperParam, ...], fields: dict[str, Any]) -> None:
+    """Constraints mention only numeric hyperparameters and the module's signature dims."""
+    numeric = {h.name for h in hyper if all(isinstance(v, (int, float)) for v in h.grid)}
+    dims = frozenset().union(*(t.symbols() for t in (fields.get("input"), fields.get("output")) if t is not None))
+    for expr in spec.constraints:
+        unknown = constraint_names(expr) - numeric - dims
+        if unknown:
+            raise InvalidSignature(who, f"constraint {expr!r} mentions {sorted(unknown)}, which are neither numeric "
+                                   f"hyperparameters ({sorted(numeric) or 'none'}) nor signature dims ({sorted(dims) or 'none'})")
+
+
 def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
     """Describe one SAIL module.
 
@@ -97,11 +128,15 @@ def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
         raise InvalidSignature(who, f"annotations cannot be evaluated: {exc}") from None
     params = list(inspect.signature(fn).parameters.values())
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    keyword = [p for p in params if p.kind is p.KEYWORD_ONLY]
+    slots = tuple(Slot(p.name, p.default) for p in keyword if isinstance(p.default, Requirement))
     hyper = tuple(
         HyperParam(p.name, p.default.values if isinstance(p.default, Suggestion) else (p.default,))
-        for p in params
-        if p.kind is p.KEYWORD_ONLY
+        for p in keyword
+        if not isinstance(p.default, Requirement)
     )
+    if slots and spec.kind != "model":
+        raise InvalidSignature(who, "only a model can Require a submodule")
     missing = [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
     if missing:
         raise InvalidSignature(who, f"hyperparameter(s) {missing} need a default value or Suggest([...])")
@@ -132,6 +167,7 @@ def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
             if not isinstance(probed, expected):
                 raise InvalidSignature(who, f"a {spec.kind} module returns {expected.__name__}(...) or raises Fail(reason); got {probed!r}")
             fields["device" if spec.kind == "hardware" else "runtime"] = probed
+    _check_constraints(who, spec, hyper, fields)
     return Descriptor(
         name=spec.name or fn.__name__,
         kind=spec.kind,
@@ -139,6 +175,7 @@ def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
         version=version,
         spec=spec,
         hyper=hyper,
+        slots=slots,
         source_hash=_source_hash(fn),
         doc=inspect.getdoc(fn) or "",
         fn=fn,

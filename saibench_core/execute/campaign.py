@@ -7,10 +7,8 @@ import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from sail_types._modules import ModuleKind
-
 from ..discovery import Catalog
-from ..planner import ROLES, Run
+from ..planner import Run
 from ..results import Outcome, Store
 from .isolate import run_isolated
 
@@ -18,10 +16,8 @@ from .isolate import run_isolated
 def run_key(catalog: Catalog, run: Run) -> str:
     """A hash of everything that decides a run's outcome: the run itself and the version
     and source hash of each module it uses."""
-    modules: list[tuple[ModuleKind, str]] = [(role, getattr(run, role)) for role in ROLES]
-    modules += [("converter", name) for name in run.chain] + [("metric", name) for name in run.metrics]
     fingerprints = []
-    for kind, name in modules:
+    for kind, name in run.modules():
         desc = catalog.get(kind, name)
         fingerprints.append([kind, name, desc.version if desc else None, desc.source_hash if desc else None])
     blob = json.dumps([run.to_json(), fingerprints], sort_keys=True, default=str)

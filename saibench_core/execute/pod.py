@@ -11,14 +11,20 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sail_types import TASKS, Dataset, Evaluation, Input, Layer, Training
+from sail_types import TASKS, Dataset, Evaluation, Layer, Training
 
 from ..discovery import Catalog, Descriptor, load_catalog
-from ..errors import UsageError
-from ..planner import Run
+from ..errors import SaibenchError, UsageError
+from ..planner import Fill, Run
+from ..planner.compose import build
+
+
+class ConversionError(SaibenchError):
+    """No converter chain of a run could convert its data."""
+
 
 JAX_PLATFORM = {"cpu": "cpu", "gpu": "cuda", "tpu": "tpu"}
 
@@ -28,6 +34,42 @@ def _module(catalog: Catalog, kind: Any, name: str) -> Descriptor:
     if found is None:
         raise UsageError(f"{kind} {name!r} is no longer installed; re-run `saibench solve`")
     return found
+
+
+def convert(catalog: Catalog, chains: Sequence[tuple[str, ...]], xs: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    """Apply the first converter chain that runs; fall back to the next on an exception.
+
+    Raises:
+        ConversionError: every chain failed; the message gives each failure.
+    """
+    failures = []
+    for chain in chains:
+        try:
+            out = xs
+            for name in chain:
+                fn = _module(catalog, "converter", name).fn
+                out = tuple(fn(x) for x in out)
+            return out, chain
+        except UsageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin's converter may raise anything; try the next chain
+            failures.append(f"{'→'.join(chain)}: {type(exc).__name__}: {exc}")
+    raise ConversionError("every converter chain failed: " + "; ".join(failures))
+
+
+def per_element(catalog: Catalog, fills: Sequence[Fill], x: Any) -> Any:
+    """Run the fills' converter chains on every set element: ``(N, n, ...)`` → ``(N, n, ...')``."""
+    chains = {fill.chain for fill in fills if fill.chain}
+    if not chains:
+        return x
+    if len(chains) > 1:
+        raise UsageError(f"slots need different element chains {sorted(chains)}; saibench applies one per run")
+    import numpy as np
+
+    x = np.asarray(x)
+    (flat,), _ = convert(catalog, [chains.pop()], (x.reshape((-1,) + x.shape[2:]),))
+    flat = np.asarray(flat)
+    return flat.reshape(x.shape[:2] + flat.shape[1:])
 
 
 def environment() -> dict[str, Any]:
@@ -67,11 +109,9 @@ def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
     hyper: Mapping[str, Mapping[str, Any]] = run.hyper
 
     data: Dataset[Any, Any] = problem.fn(**hyper.get("problem", {}))
-    x_train, x_test = data.train.x, data.test.x
-    for name in run.chain:
-        convert = _module(catalog, "converter", name).fn
-        x_train, x_test = convert(x_train), convert(x_test)
-    layer: Layer = model.fn(Input(model.input, dict(run.dims)), **hyper.get("model", {}))
+    (x_train, x_test), chain_used = convert(catalog, (run.chain, *run.fallbacks), (data.train.x, data.test.x))
+    x_train, x_test = (per_element(catalog, run.fills, x) for x in (x_train, x_test))
+    layer: Layer = build(catalog, model, run.dims, hyper.get("model", {}), run.fills)
     training: Training = trainer.fn(**hyper.get("trainer", {}))
     task = TASKS[problem.task or ""]
     compiled = compile_model(layer, run.dims)
@@ -92,5 +132,6 @@ def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
         "epoch_losses": [float(v) for v in trained.epoch_losses],
         "device": str(device),
         "dataset_checksum": data.checksum,
+        "chain_used": list(chain_used),
         "environment": environment(),
     }

@@ -22,30 +22,53 @@ Scoped = tuple[str, SailType]
 Binding = Mapping[str, Mapping[str, int]]
 
 
-def _to_z3(dim: Dim, scope: str, symbols: dict[str, Any]) -> Any:
-    if isinstance(dim, int):
-        return z3.IntVal(dim)
+def to_z3(expr: Dim, scope: str, symbols: dict[str, Any], values: Mapping[str, Any] | None = None) -> Any:
+    """A Z3 term for a dim or constraint expression; names become ``scope.name`` integer
+    unknowns in ``symbols``, unless ``values`` gives them a number."""
+    if isinstance(expr, int):
+        return z3.IntVal(expr)
+    values = values or {}
+
+    def num(value: Any) -> Any:
+        return z3.IntVal(value) if isinstance(value, int) else z3.RealVal(value)
 
     def walk(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
             return walk(node.body)
         if isinstance(node, ast.Constant):
-            return z3.IntVal(node.value)
+            return num(node.value)
         if isinstance(node, ast.Name):
+            if node.id in values:
+                return num(values[node.id])
             key = f"{scope}.{node.id}"
             if key not in symbols:
                 symbols[key] = z3.Int(key)
             return symbols[key]
         if isinstance(node, ast.UnaryOp):
-            return -walk(node.operand)
+            operand = walk(node.operand)
+            return z3.Not(operand) if isinstance(node.op, ast.Not) else -operand
         if isinstance(node, ast.BinOp):
             left, right = walk(node.left), walk(node.right)
-            ops = {ast.Add: lambda: left + right, ast.Sub: lambda: left - right,
-                   ast.Mult: lambda: left * right, ast.FloorDiv: lambda: left / right}
-            return ops[type(node.op)]()  # type: ignore[no-untyped-call]
-        raise ValueError(f"unsupported dimension expression {dim!r}")
+            return _BINARY[type(node.op)](left, right)
+        if isinstance(node, ast.BoolOp):
+            parts = [walk(v) for v in node.values]
+            return z3.And(*parts) if isinstance(node.op, ast.And) else z3.Or(*parts)
+        if isinstance(node, ast.Compare):
+            terms = [walk(node.left)] + [walk(c) for c in node.comparators]
+            return z3.And(*[_COMPARE[type(op)](a, b) for op, a, b in zip(node.ops, terms, terms[1:])])
+        raise ValueError(f"unsupported expression {expr!r}")
 
-    return walk(ast.parse(dim, mode="eval"))
+    return walk(ast.parse(expr, mode="eval"))
+
+
+_BINARY: dict[type, Any] = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.FloorDiv: lambda a, b: a / b, ast.Mod: lambda a, b: a % b,
+}
+_COMPARE: dict[type, Any] = {
+    ast.Lt: lambda a, b: a < b, ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b, ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b,
+}
 
 
 def mismatch(a: SailType, b: SailType) -> str | None:
@@ -67,12 +90,14 @@ def unify(equalities: tuple[tuple[Scoped, Scoped], ...]) -> Binding | None:
     """
     if any(mismatch(left[1], right[1]) for left, right in equalities):
         return None
+    if all(isinstance(d, int) or d.isidentifier() for side in equalities for _, t in side for d in t.dims):
+        return _unify_names(equalities)
     symbols: dict[str, Any] = {}
     solver = z3.Solver()
     solver.set("timeout", 5000)  # nonlinear integer arithmetic: unknown counts as infeasible
     for (lscope, ltype), (rscope, rtype) in equalities:
         for ldim, rdim in zip(ltype.dims, rtype.dims):
-            solver.add(_to_z3(ldim, lscope, symbols) == _to_z3(rdim, rscope, symbols))
+            solver.add(to_z3(ldim, lscope, symbols) == to_z3(rdim, rscope, symbols))
     solver.add(*[s >= 1 for s in symbols.values()])
     if solver.check() != z3.sat:
         return None
@@ -81,6 +106,36 @@ def unify(equalities: tuple[tuple[Scoped, Scoped], ...]) -> Binding | None:
     for key, sym in sorted(symbols.items()):
         scope, name = key.split(".", 1)
         binding.setdefault(scope, {})[name] = found.eval(sym, model_completion=True).as_long()
+    return binding
+
+
+def _unify_names(equalities: tuple[tuple[Scoped, Scoped], ...]) -> Binding | None:
+    """Union-find for systems of bare names and integers: what needs no Z3."""
+    parent: dict[Any, Any] = {}
+
+    def find(x: Any) -> Any:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def node(scope: str, dim: Dim) -> Any:
+        return dim if isinstance(dim, int) else (scope, dim)
+
+    for (lscope, ltype), (rscope, rtype) in equalities:
+        for ldim, rdim in zip(ltype.dims, rtype.dims):
+            a, b = find(node(lscope, ldim)), find(node(rscope, rdim))
+            if a == b:
+                continue
+            if isinstance(a, int) and isinstance(b, int):
+                return None
+            if isinstance(a, int):
+                a, b = b, a
+            parent[a] = b  # an integer stays the root of its class
+    binding: dict[str, dict[str, int]] = {}
+    for key in sorted((k for k in parent if not isinstance(k, int)), key=str):
+        root = find(key)
+        binding.setdefault(key[0], {})[key[1]] = root if isinstance(root, int) else 1
     return binding
 
 

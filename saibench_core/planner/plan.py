@@ -9,6 +9,7 @@ rankings are attached to runs; they never multiply them.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -17,8 +18,11 @@ import attrs
 from sail_types._modules import ModuleKind
 
 from ..discovery import Catalog, Descriptor
-from .chains import candidate_chains
-from .dims import chain_equalities, mismatch, unify
+from .compose import DEFAULT_DEPTH, Composer, Fill, build
+from .hyper import grid_points
+from .match import Match, Matcher
+from .memory import BYTES_PER_PARAMETER, parameters
+from .relations import conflict, has_relations
 
 ROLES: tuple[ModuleKind, ...] = ("problem", "model", "trainer", "software", "hardware")
 
@@ -26,7 +30,8 @@ ROLES: tuple[ModuleKind, ...] = ("problem", "model", "trainer", "software", "har
 @attrs.frozen
 class Run:
     """One feasible benchmark run: a module in each role, the converter chain adapting the
-    problem to the model, bound dims, hyperparameters by role, attached metrics, a seed."""
+    problem to the model (and fallback chains), the model's filled submodule slots, bound
+    dims, hyperparameters by role, attached metrics and rankings, a seed."""
 
     problem: str
     model: str
@@ -40,6 +45,8 @@ class Run:
     metrics: tuple[str, ...]
     rankings: tuple[str, ...]
     seed: int = 0
+    fallbacks: tuple[tuple[str, ...], ...] = ()
+    fills: tuple[Fill, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict naming the module in each role."""
@@ -48,6 +55,7 @@ class Run:
             "chain": list(self.chain), "chain_cost": self.chain_cost, "dims": dict(self.dims),
             "hyperparameters": {k: dict(v) for k, v in self.hyper.items()},
             "metrics": list(self.metrics), "rankings": list(self.rankings), "seed": self.seed,
+            "fallback_chains": [list(c) for c in self.fallbacks], "fills": [f.to_json() for f in self.fills],
         }
 
     @classmethod
@@ -57,7 +65,26 @@ class Run:
             **{role: data[role] for role in ROLES}, chain=tuple(data["chain"]),
             chain_cost=data["chain_cost"], dims=data["dims"], hyper=data["hyperparameters"],
             metrics=tuple(data["metrics"]), rankings=tuple(data["rankings"]), seed=data["seed"],
+            fallbacks=tuple(tuple(c) for c in data.get("fallback_chains", ())),
+            fills=tuple(Fill.from_json(f) for f in data.get("fills", ())),
         )
+
+    def modules(self) -> list[tuple[ModuleKind, str]]:
+        """Every module the run uses, by kind: roles, chains, fills, metrics."""
+        used: list[tuple[ModuleKind, str]] = [(role, getattr(self, role)) for role in ROLES]
+        used += [("converter", name) for chain in (self.chain, *self.fallbacks) for name in chain]
+        pending = list(self.fills)
+        while pending:
+            fill = pending.pop(0)
+            used.append(("model", fill.model))
+            used += [("converter", name) for name in fill.chain]
+            pending += fill.fills
+        return used + [("metric", name) for name in self.metrics]
+
+    @property
+    def model_label(self) -> str:
+        """The model with its filled slots: ``deep_sets[phi=embed_atom→mlp_regressor]``."""
+        return self.model + "".join(f"[{f.label()}]" for f in self.fills)
 
 
 @attrs.frozen
@@ -66,15 +93,6 @@ class LeftOut:
 
     modules: tuple[str, ...]
     reason: str
-
-
-@attrs.frozen
-class Match:
-    """How a problem reaches a model: the converter chain, its cost, the model's dims."""
-
-    chain: tuple[str, ...]
-    cost: float
-    dims: Mapping[str, int]
 
 
 @attrs.frozen
@@ -89,55 +107,47 @@ def _label(desc: Descriptor) -> str:
     return f"{desc.kind} {desc.name}"
 
 
-class Planner:
-    """Plans a catalog. Pair decisions are memoized on the types involved, so a catalog of
-    many modules with few distinct signatures costs few Z3 calls."""
+# A feasible run before it becomes a ``Run``: cheap to make, so plans of millions stream.
+# (problem, model, fills, match, trainer, (software, hardware), problem/model/trainer hyper, seed)
+RunTuple = tuple[Descriptor, Descriptor, tuple[Fill, ...], Match, Descriptor, tuple[Descriptor, Descriptor], dict[str, Any], dict[str, Any], dict[str, Any], int]
 
-    def __init__(self, catalog: Catalog, *, max_chain: int = 3) -> None:
+
+class Planner:
+    """Plans a catalog by an indexed join.
+
+    Problems and models are grouped by signature, and each pair of groups is decided once
+    (Z3 only where dims need arithmetic); relations, constraints and memory then narrow the
+    survivors, and the remaining roles join over precomputed compatible lists.
+    """
+
+    def __init__(self, catalog: Catalog, *, max_chain: int = 3, depth: int = DEFAULT_DEPTH) -> None:
         self.catalog = catalog
         self.max_chain = max_chain
-        self.converters = catalog.of("converter")
-        self._matches: dict[tuple[Any, ...], Match | str] = {}
+        self.matcher = Matcher(catalog.of("converter"), max_chain)
+        self.composer = Composer(catalog.of("model"), self.matcher, depth)
+        self._grids: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self._params: dict[tuple[Any, ...], int | None] = {}
 
     def match(self, problem: Descriptor, model: Descriptor) -> Match | str:
         """How ``problem`` reaches ``model``, or the reason it cannot."""
         if problem.task != model.task:
             return f"task {problem.task} vs {model.task}"
-        assert problem.input and problem.output and model.input and model.output
-        key = (problem.input, problem.output, model.input, model.output)
-        if key not in self._matches:
-            self._matches[key] = self._decide(problem, model)
-        return self._matches[key]
-
-    def _decide(self, problem: Descriptor, model: Descriptor) -> Match | str:
-        assert problem.input and problem.output and model.input and model.output
-        if reason := mismatch(model.output, problem.output):
-            return f"model output {model.output!r} cannot be problem target {problem.output!r}: {reason}"
-        chains = candidate_chains(problem.input.kind, model.input.kind, self.converters, self.max_chain)
-        if not chains:
-            return (f"no chain of at most {self.max_chain} converters turns {problem.input!r} "
-                    f"into {model.input!r}")
-        for chain in chains:
-            steps = [(f"c{i}", c.input, c.output) for i, c in enumerate(chain)]
-            pairs = chain_equalities(("problem", problem.input), steps, ("model", model.input))  # type: ignore[arg-type]
-            pairs += ((("model", model.output), ("problem", problem.output)),)
-            binding = unify(pairs)
-            if binding is not None:
-                return Match(tuple(c.name for c in chain), sum(c.spec.cost for c in chain), dict(binding.get("model", {})))
-        via = ", ".join("→".join(c.name for c in ch) or "directly" for ch in chains)
-        return f"dims cannot agree from {problem.input!r}/{problem.output!r} to {model.input!r}/{model.output!r} (tried: {via})"
+        assert problem.input and problem.output
+        return self.matcher(problem.input, problem.output, model)
 
     def plan(self, seeds: Sequence[int] = (0,)) -> Plan:
         """Every feasible run, and what was left out with reasons."""
         return Plan(tuple(self.runs(seeds)), tuple(self.left_out()))
 
-    def _platforms(self) -> list[tuple[Descriptor, Descriptor]]:
+    def platforms(self) -> list[tuple[Descriptor, Descriptor]]:
+        """Every (software, hardware) pair that runs together."""
         return [
             (sw, hw) for sw in self.catalog.of("software") for hw in self.catalog.of("hardware")
-            if sw.runtime and hw.device and hw.device.platform in sw.runtime.platforms
+            if sw.runtime and hw.device and hw.device.platform in sw.runtime.platforms and not conflict(sw, hw)
         ]
 
-    def _attached(self, problem: Descriptor) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def attached(self, problem: Descriptor) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The metrics and rankings that apply to ``problem``'s runs."""
         assert problem.output is not None
         metrics = tuple(
             m.name for m in self.catalog.of("metric")
@@ -147,26 +157,98 @@ class Planner:
         rankings = tuple(r.name for r in self.catalog.of("ranking") if set(r.spec.metrics) <= set(metrics))
         return metrics, rankings
 
-    def runs(self, seeds: Sequence[int] = (0,)) -> Iterator[Run]:
-        """Stream the feasible runs: problem-major, then model, trainer, platform, grid, seed."""
-        platforms = self._platforms()
-        models = self.catalog.of("model")
+    def grid(self, module: Descriptor, dims: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
+        """``module``'s grid points that satisfy its constraints (memoized)."""
+        key = (module.name, module.kind, tuple(sorted(dims.items())) if dims and module.spec.constraints else ())
+        found = self._grids.get(key)
+        if found is None:
+            found = self._grids[key] = grid_points(module, dims)
+        return found
+
+    def parameters(self, model: Descriptor, dims: Mapping[str, int], hyper: Mapping[str, Any], fills: tuple[Fill, ...]) -> int | None:
+        """The model's parameter count at ``hyper``, or ``None`` if it cannot be sized."""
+        key = (model.name, tuple(sorted(dims.items())), tuple(sorted(hyper.items())), tuple(map(_fill_key, fills)))
+        if key not in self._params:
+            count = None
+            if model.fn is not None and model.input is not None:
+                try:
+                    layer = build(self.catalog, model, dims, hyper, fills)
+                    shape = model.input.shape(dims)
+                except Exception:  # noqa: BLE001 - a model that cannot be built now fails at run time, with its reason
+                    layer = None
+                if layer is not None:
+                    sized = parameters(layer, shape, dims)
+                    count = sized[0] if sized else None
+            self._params[key] = count
+        return self._params[key]
+
+    def memory_reason(self, model: Descriptor, dims: Mapping[str, int], hyper: Mapping[str, Any], fills: tuple[Fill, ...],
+                      software: Descriptor, hardware: Descriptor) -> str | None:
+        """Why the model's parameters at ``hyper`` do not fit ``hardware``, or ``None``."""
+        assert hardware.device is not None and software.runtime is not None
+        if hardware.device.memory_bytes is None:
+            return None
+        count = self.parameters(model, dims, hyper, fills)
+        if count is None:
+            return None
+        need = count * BYTES_PER_PARAMETER.get(software.runtime.precision, 4)
+        if need <= hardware.device.memory_bytes:
+            return None
+        return (f"model {model.name} at {_point(hyper)} has {count:,} parameters, {need / 2**20:,.1f} MiB in "
+                f"{software.runtime.precision}, more than hardware {hardware.name}'s {hardware.device.memory_bytes / 2**20:,.1f} MiB")
+
+    def tuples(self, seeds: Sequence[int] = (0,)) -> Iterator[RunTuple]:
+        """Stream feasible runs as tuples: problem-major, then model, composition,
+        trainer, platform, grid point, seed."""
+        platforms = self.platforms()
         trainers = self.catalog.of("trainer")
+        groups: dict[tuple[Any, ...], list[Descriptor]] = {}
+        for model in self.catalog.of("model"):
+            groups.setdefault((model.task, model.input, model.output), []).append(model)
+        sized = any(hw.device.memory_bytes is not None for _, hw in platforms)  # type: ignore[union-attr]
         for problem in self.catalog.of("problem"):
-            metrics, rankings = self._attached(problem)
-            fit_trainers = [t for t in trainers if not t.spec.tasks or problem.spec.task in t.spec.tasks]
-            for model in models:
-                found = self.match(problem, model)
+            p_points = self.grid(problem)
+            fit_trainers = [t for t in trainers if (not t.spec.tasks or problem.spec.task in t.spec.tasks) and not conflict(problem, t)]
+            p_platforms = [pl for pl in platforms if not (conflict(problem, pl[0]) or conflict(problem, pl[1]))]
+            for group in groups.values():
+                found = self.match(problem, group[0])
                 if isinstance(found, str):
                     continue
-                for trainer, (sw, hw) in itertools.product(fit_trainers, platforms):
-                    for hyper in grid(problem, model, trainer):
-                        for seed in seeds:
-                            yield Run(problem.name, model.name, trainer.name, sw.name, hw.name,
-                                      found.chain, found.cost, found.dims, hyper, metrics, rankings, seed)
+                for model in group:
+                    if has_relations(model) or has_relations(problem):
+                        if conflict(problem, model):
+                            continue
+                    compositions = self.composer.compositions(model, found.dims)
+                    if isinstance(compositions, str):
+                        continue
+                    m_points = self.grid(model, found.dims)
+                    m_trainers = [t for t in fit_trainers if not conflict(model, t)] if has_relations(model) else fit_trainers
+                    m_platforms = [pl for pl in p_platforms if not (conflict(model, pl[0]) or conflict(model, pl[1]))]
+                    for fills in compositions:
+                        for trainer in m_trainers:
+                            t_platforms = [pl for pl in m_platforms if not (conflict(trainer, pl[0]) or conflict(trainer, pl[1]))] \
+                                if has_relations(trainer) else m_platforms
+                            t_points = self.grid(trainer)
+                            if not sized:
+                                for pl, hp, hm, ht, seed in itertools.product(t_platforms, p_points, m_points, t_points, seeds):
+                                    yield problem, model, fills, found, trainer, pl, hp, hm, ht, seed
+                                continue
+                            for pl, hp, hm, ht, seed in itertools.product(t_platforms, p_points, m_points, t_points, seeds):
+                                if self.memory_reason(model, found.dims, hm, fills, *pl) is None:
+                                    yield problem, model, fills, found, trainer, pl, hp, hm, ht, seed
+
+    def runs(self, seeds: Sequence[int] = (0,)) -> Iterator[Run]:
+        """Stream the feasible runs."""
+        attached: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        for problem, model, fills, found, trainer, (sw, hw), hp, hm, ht, seed in self.tuples(seeds):
+            if problem.name not in attached:
+                attached[problem.name] = self.attached(problem)
+            metrics, rankings = attached[problem.name]
+            yield Run(problem.name, model.name, trainer.name, sw.name, hw.name, found.chain, found.cost, found.dims,
+                      {"problem": hp, "model": hm, "trainer": ht}, metrics, rankings, seed, found.fallbacks, fills)
 
     def left_out(self) -> Iterator[LeftOut]:
-        """Why modules or combinations yield no run."""
+        """Why modules or combinations yield no run (``explain`` lists every reason)."""
         for broken in self.catalog.broken:
             yield LeftOut((broken.plugin,) + ((broken.module,) if broken.module else ()), broken.reason)
         for desc in self.catalog.of("software") + self.catalog.of("hardware"):
@@ -176,18 +258,24 @@ class Planner:
             for hw in self.catalog.of("hardware"):
                 if sw.runtime and hw.device and hw.device.platform not in sw.runtime.platforms:
                     yield LeftOut((_label(sw), _label(hw)), f"{sw.name} does not run on {hw.device.platform}")
+                elif reason := conflict(sw, hw):
+                    yield LeftOut((_label(sw), _label(hw)), reason)
         for problem in self.catalog.of("problem"):
             for model in self.catalog.of("model"):
                 found = self.match(problem, model)
                 if isinstance(found, str):
                     yield LeftOut((_label(problem), _label(model)), found)
+                elif reason := conflict(problem, model):
+                    yield LeftOut((_label(problem), _label(model)), reason)
+                elif isinstance(comps := self.composer.compositions(model, found.dims), str):
+                    yield LeftOut((_label(problem), _label(model)), comps)
+                elif not self.grid(model, found.dims):
+                    yield LeftOut((_label(problem), _label(model)), f"every grid point of {model.name} violates {' or '.join(model.spec.constraints)}")
 
 
-def grid(*modules: Descriptor) -> Iterator[dict[str, dict[str, Any]]]:
-    """The Cartesian product of the modules' hyperparameter grids, by role."""
-    axes = [(m.kind, h.name, h.grid) for m in modules for h in m.hyper]
-    for values in itertools.product(*(g for _, _, g in axes)):
-        hyper: dict[str, dict[str, Any]] = {m.kind: {} for m in modules}
-        for (kind, name, _), value in zip(axes, values):
-            hyper[kind][name] = value
-        yield hyper
+def _fill_key(fill: Fill) -> str:
+    return json.dumps(fill.to_json(), sort_keys=True, default=str)
+
+
+def _point(hyper: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in hyper.items()) or "its defaults"

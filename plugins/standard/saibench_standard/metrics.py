@@ -6,7 +6,7 @@ from typing import Annotated
 
 import numpy as np
 
-from sail_types import Evaluation, Label, metric
+from sail_types import Evaluation, Label, Scalar, metric
 
 
 @metric(goal="max")
@@ -43,3 +43,25 @@ def compile_time(ev: Evaluation) -> float:
 def inference_throughput(ev: Evaluation) -> float:
     """Test samples predicted per second by the compiled model."""
     return ev.n_test / ev.inference_seconds if ev.inference_seconds > 0 else float("inf")
+
+
+def _errors(ev: Evaluation) -> np.ndarray:
+    return np.abs(np.asarray(ev.y_pred, dtype=np.float64) - np.asarray(ev.y_true, dtype=np.float64))
+
+
+@metric(goal="min")
+def mae(ev: Annotated[Evaluation, Scalar()]) -> float:
+    """Mean absolute error on the test fixture, in the target's unit."""
+    return float(np.mean(_errors(ev)))
+
+
+@metric(goal="min")
+def rmse(ev: Annotated[Evaluation, Scalar()]) -> float:
+    """Root mean squared error on the test fixture."""
+    return float(np.sqrt(np.mean(_errors(ev) ** 2)))
+
+
+@metric(goal="min")
+def p99_error(ev: Annotated[Evaluation, Scalar()]) -> float:
+    """99th percentile of the absolute error: the tail a mean hides."""
+    return float(np.percentile(_errors(ev), 99))

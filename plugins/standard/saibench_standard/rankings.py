@@ -19,3 +19,9 @@ def accuracy_per_time(values: Mapping[str, float]) -> float:
     """Accuracy minus 0.02 × log10(training seconds): a method ten times slower to
     train must be two points more accurate to rank equal."""
     return values["accuracy"] - 0.02 * math.log10(max(values["train_time"], 1e-3))
+
+
+@ranking(metrics=("mae",))
+def by_mae(values: Mapping[str, float]) -> float:
+    """Lowest mean absolute error first (score = -MAE): the regression leaderboard."""
+    return -values["mae"]
