@@ -1,13 +1,17 @@
 """The reference planner: the SAIBench paper's Algorithm 1 (backtracking over roles), with
-converter chains found by brute force and dims checked by substitution, not Z3. Obviously
-correct, exponentially slow; used only to check the real planner."""
+converter chains and submodule fillers found by brute force, dims checked by substitution,
+constraints by Python's ``eval`` and relations by ``fnmatch``, not by the planner's code.
+Obviously correct, exponentially slow; used only to check the real planner."""
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 from typing import Any
 
 from saibench_core.discovery import Catalog, Descriptor
+
+MAX_FALLBACKS = 2
 
 
 def _match(pattern: tuple[Any, ...], values: list[int], env: dict[str, int]) -> bool:
@@ -22,8 +26,8 @@ def _match(pattern: tuple[Any, ...], values: list[int], env: dict[str, int]) -> 
     return True
 
 
-def _forward(problem: Descriptor, chain: tuple[Descriptor, ...], model: Descriptor) -> dict[str, int] | None:
-    kind, values = problem.input.kind, list(problem.input.dims)  # type: ignore[union-attr]
+def _forward(source: tuple[Any, Any], chain: tuple[Descriptor, ...], model: Descriptor) -> dict[str, int] | None:
+    (kind, values), target = (source[0].kind, list(source[0].dims)), source[1]
     for conv in chain:
         env: dict[str, int] = {}
         if conv.input.kind != kind or not _match(conv.input.dims, values, env):  # type: ignore[union-attr]
@@ -35,25 +39,100 @@ def _forward(problem: Descriptor, chain: tuple[Descriptor, ...], model: Descript
     env = {}
     if model.input.kind != kind or not _match(model.input.dims, values, env):  # type: ignore[union-attr]
         return None
-    if not _match(model.output.dims, list(problem.output.dims), env):  # type: ignore[union-attr]
+    if model.output.kind != target.kind or not _match(model.output.dims, list(target.dims), env):  # type: ignore[union-attr]
         return None
     return env
 
 
-def best_chain(problem: Descriptor, model: Descriptor, converters: list[Descriptor], max_chain: int) -> tuple[tuple[str, ...], float, dict[str, int]] | None:
-    best = None
+def chains(source: tuple[Any, Any], model: Descriptor, converters: list[Descriptor], max_chain: int) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
+    """Every feasible simple chain, cheapest first, with the model's dims."""
+    found = []
     for length in range(max_chain + 1):
         for chain in itertools.product(converters, repeat=length):
-            kinds = [problem.input.kind] + [c.output.kind for c in chain]  # type: ignore[union-attr]
+            kinds = [source[0].kind] + [c.output.kind for c in chain]  # type: ignore[union-attr]
             if len(set(kinds)) != len(kinds):
                 continue  # not a simple path
-            env = _forward(problem, chain, model)
-            if env is None:
+            env = _forward(source, chain, model)
+            if env is not None:
+                found.append(((sum(c.spec.cost for c in chain), len(chain), tuple(c.name for c in chain)), env))
+    return sorted(found, key=lambda f: f[0])
+
+
+def best(source: tuple[Any, Any], model: Descriptor, converters: list[Descriptor], max_chain: int) -> tuple[Any, ...] | None:
+    """(chain names, cost, dims, fallback chains) of the cheapest feasible chain."""
+    found = chains(source, model, converters, max_chain)
+    if not found:
+        return None
+    (key, env), rest = found[0], found[1:]
+    fallbacks = tuple(k[2] for k, e in rest if e == env)[:MAX_FALLBACKS]
+    return key[2], key[0], env, fallbacks
+
+
+def _bound(sail_type: Any, env: dict[str, int]) -> Any:
+    dims = []
+    for d in sail_type.dims:
+        try:
+            dims.append(d if isinstance(d, int) else eval(d, {}, dict(env)))
+        except NameError:
+            dims.append(d)
+    return type(sail_type)(*dims)
+
+
+def fillings(host: Descriptor, env: dict[str, int], catalog: Catalog, max_chain: int, depth: int) -> list[tuple[Any, ...]] | None:
+    """Every combination of fillers of ``host``'s slots, as hashable tuples."""
+    if not host.slots:
+        return [()]
+    if depth <= 0:
+        return None
+    per_slot = []
+    for slot in host.slots:
+        req = slot.requirement
+        element = host.input.element()  # type: ignore[union-attr]
+        per_element = depth == 2 and element is not None and element.kind == req.input.kind
+        options = []
+        for filler in sorted(catalog.of("model"), key=lambda m: m.name):
+            if filler.spec.task != req.task:
                 continue
-            key = (sum(c.spec.cost for c in chain), len(chain), tuple(c.name for c in chain))
-            if best is None or key < best[0]:
-                best = (key, env)
-    return None if best is None else (best[0][2], best[0][0], best[1])
+            found = best((_bound(req.input, env), _bound(req.output, env)), filler, catalog.of("converter"), max_chain if per_element else 0)
+            if found is None:
+                continue
+            inner = fillings(filler, found[2], catalog, max_chain, depth - 1)
+            for sub in inner or []:
+                defaults = tuple((h.name, h.grid[0]) for h in filler.hyper)
+                options.append((found[1], filler.name, (slot.name, filler.name, found[0], tuple(sorted(found[2].items())), defaults, sub)))
+        if not options:
+            return None
+        per_slot.append([o[2] for o in sorted(options, key=lambda o: (o[0], o[1]))])
+    return [tuple(combo) for combo in itertools.product(*per_slot)]
+
+
+def _refuses(module: Descriptor, partner: Descriptor) -> bool:
+    def subject(role: str) -> str | None:
+        if role == "field":
+            return partner.spec.field if partner.kind == ("model" if module.kind == "problem" else "problem") else None
+        return partner.name if partner.kind == role else None
+
+    only: dict[str, list[str]] = {}
+    for entry in module.spec.only_with:
+        only.setdefault(entry.split(":")[0], []).append(entry.split(":", 1)[1])
+    if any(subject(r) is not None and not any(fnmatch.fnmatchcase(subject(r), p) for p in ps) for r, ps in only.items()):  # type: ignore[arg-type]
+        return True
+    return any(subject(e.split(":")[0]) is not None and fnmatch.fnmatchcase(subject(e.split(":")[0]), e.split(":", 1)[1])  # type: ignore[arg-type]
+               for e in module.spec.never_with)
+
+
+def related(*modules: Descriptor) -> bool:
+    return not any(_refuses(a, b) for a in modules for b in modules if a is not b)
+
+
+def points(module: Descriptor, env: dict[str, int]) -> list[tuple[tuple[str, Any], ...]]:
+    names = [h.name for h in module.hyper]
+    out = []
+    for values in itertools.product(*(h.grid for h in module.hyper)):
+        scope = {**env, **dict(zip(names, values))}
+        if all(eval(c, {}, scope) for c in module.spec.constraints):
+            out.append(tuple(zip(names, values)))
+    return out
 
 
 def reference_plan(catalog: Catalog, max_chain: int = 3) -> set[tuple[Any, ...]]:
@@ -64,17 +143,21 @@ def reference_plan(catalog: Catalog, max_chain: int = 3) -> set[tuple[Any, ...]]
         for m in catalog.of("model"):
             if p.spec.task != m.spec.task:
                 continue
-            found = best_chain(p, m, converters, max_chain)
+            found = best((p.input, p.output), m, converters, max_chain)
             if found is None:
                 continue
-            for t in catalog.of("trainer"):
-                if t.spec.tasks and p.spec.task not in t.spec.tasks:
-                    continue
-                for sw in catalog.of("software"):
-                    for hw in catalog.of("hardware"):
-                        if hw.failure or sw.runtime is None or hw.device.platform not in sw.runtime.platforms:  # type: ignore[union-attr]
-                            continue
-                        for values in itertools.product(*(h.grid for h in m.hyper)):
-                            hyper = tuple(zip((h.name for h in m.hyper), values))
-                            out.add((p.name, m.name, t.name, sw.name, hw.name, found[0], found[1], tuple(sorted(found[2].items())), hyper))
+            for fills in fillings(m, found[2], catalog, max_chain, 2) or []:
+                for t in catalog.of("trainer"):
+                    if t.spec.tasks and p.spec.task not in t.spec.tasks:
+                        continue
+                    for sw in catalog.of("software"):
+                        for hw in catalog.of("hardware"):
+                            if hw.failure or sw.runtime is None or hw.device.platform not in sw.runtime.platforms:  # type: ignore[union-attr]
+                                continue
+                            if not related(p, m, t, sw, hw):
+                                continue
+                            for hm in points(m, found[2]):
+                                for ht in points(t, {}):
+                                    out.add((p.name, m.name, t.name, sw.name, hw.name, found[0], found[1],
+                                             tuple(sorted(found[2].items())), hm, ht, found[3], fills))
     return out

@@ -1,12 +1,14 @@
 """Hypothesis strategies: random catalogs within the class the reference planner decides
-by plain substitution (converter and model inputs use bare names or integers)."""
+by plain substitution (converter and model inputs use bare names or integers), with
+converters, submodule slots, relations, constrained grids and failing hardware."""
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import strategies as st
 
-from saibench_core.discovery import Catalog, Descriptor, HyperParam
-from sail_types import Classify, Device, Label, ModuleSpec, Regress, Runtime, Sequence, Set, Tensor
+from saibench_core.discovery import Catalog, Descriptor, HyperParam, Slot
+from sail_types import Classify, Device, Label, ModuleSpec, Regress, Requirement, Runtime, Sequence, Set, Tensor
 
 TASKS = (Classify, Regress)
 MOSTLY_CLASSIFY = (Classify, Classify, Classify, Regress)
@@ -22,9 +24,11 @@ def _type(kind: str, dims: tuple[object, ...]) -> object:
 def problems(draw: st.DrawFn, i: int) -> Descriptor:
     kind = draw(st.sampled_from(PROBLEM_KINDS))
     rank = 2 if kind != "Tensor" else draw(st.integers(1, 2))
-    dims = tuple(draw(st.integers(1, 4)) for _ in range(rank))
-    return Descriptor(f"p{i}", "problem", "gen", "0", ModuleSpec("problem", task=draw(st.sampled_from(MOSTLY_CLASSIFY))),
-                      input=_type(kind, dims), output=Label(draw(st.integers(2, 3))))  # type: ignore[arg-type]
+    dims = tuple(draw(st.integers(2, 4)) for _ in range(rank))
+    spec = ModuleSpec("problem", task=draw(st.sampled_from(MOSTLY_CLASSIFY)), field=draw(st.sampled_from(["f0", "f1"])),
+                      only_with=draw(st.sampled_from([()] * 6 + [("model:m0", "model:m2"), ("field:f0",)])),
+                      never_with=draw(st.sampled_from([()] * 6 + [("trainer:t1",)])))
+    return Descriptor(f"p{i}", "problem", "gen", "0", spec, input=_type(kind, dims), output=Label(draw(st.integers(2, 3))))  # type: ignore[arg-type]
 
 
 @st.composite
@@ -42,25 +46,42 @@ def converters(draw: st.DrawFn, i: int) -> Descriptor:
 
 @st.composite
 def models(draw: st.DrawFn, i: int) -> Descriptor:
-    kind = draw(st.sampled_from(["Set", "Set", "Sequence", "Tensor"]))
+    kind = draw(st.sampled_from(["Set", "Set", "Sequence", "Tensor", "Tensor"]))
     rank = 2 if kind != "Tensor" else draw(st.integers(1, 2))
     dims = tuple(draw(st.sampled_from(["d", "e", "d", "e", "k", 2, 4])) for _ in range(rank))
     out = Label(draw(st.sampled_from(["k", "k", 2, 3])))
-    hyper = tuple(HyperParam(f"h{j}", tuple(range(draw(st.integers(1, 2))))) for j in range(draw(st.integers(0, 2))))
-    return Descriptor(f"m{i}", "model", "gen", "0", ModuleSpec("model", task=draw(st.sampled_from(MOSTLY_CLASSIFY))),
-                      input=_type(kind, dims), output=out, hyper=hyper)  # type: ignore[arg-type]
+    hyper = tuple(HyperParam(f"h{j}", tuple(range(1, 1 + draw(st.integers(1, 3))))) for j in range(draw(st.integers(0, 2))))
+    names = {h.name for h in hyper} | {d for d in dims if isinstance(d, str)} | {d for d in out.dims if isinstance(d, str)}
+    options = ["h0 <= h1", "h0 + 1 < d", "h1 * 2 >= h0 + e", "h0 != 2 or k > 2"]
+    usable = [c for c in options if set(c.replace("(", " ").split()) & {"h0", "h1", "d", "e", "k"} <= names]
+    constraints = tuple(draw(st.sets(st.sampled_from(usable), max_size=2))) if usable else ()
+    task = draw(st.sampled_from(MOSTLY_CLASSIFY))
+    slots: tuple[Slot, ...] = ()
+    if draw(st.booleans()):
+        element = Tensor(dims[1]) if kind == "Set" else Tensor(draw(st.sampled_from(["d", 2, 4])))
+        slots = (Slot("phi", Requirement(draw(st.sampled_from(MOSTLY_CLASSIFY)), element, Label(draw(st.sampled_from([2, 3]))))),)
+    spec = ModuleSpec("model", task=task, field=draw(st.sampled_from(["f0", "f1"])), constraints=constraints,
+                      only_with=draw(st.sampled_from([()] * 8 + [("problem:p0",), ("trainer:t0", "problem:p1"), ("field:f1",), ("hardware:hw0",)])),
+                      never_with=draw(st.sampled_from([()] * 8 + [("problem:p1",), ("software:s0",)])))
+    return Descriptor(f"m{i}", "model", "gen", "0", spec, input=_type(kind, dims), output=out, hyper=hyper, slots=slots)  # type: ignore[arg-type]
 
 
 @st.composite
 def catalogs(draw: st.DrawFn) -> Catalog:
     """A random catalog of every role, with converters, grids, and failing hardware."""
     mods: list[Descriptor] = []
-    mods += [draw(problems(i)) for i in range(draw(st.integers(1, 3)))]
-    mods += [draw(converters(i)) for i in range(draw(st.integers(0, 6)))]
-    mods += [draw(models(i)) for i in range(draw(st.integers(1, 3)))]
+    mods += [draw(problems(i)) for i in range(draw(st.integers(1, 4)))]
+    convs = [draw(converters(i)) for i in range(draw(st.integers(0, 6)))]
+    if convs and draw(st.booleans()):  # a second implementation of a conversion: a fallback
+        twin = draw(st.sampled_from(convs))
+        convs.append(attrs.evolve(twin, name=f"{twin.name}_twin", spec=attrs.evolve(twin.spec, cost=draw(st.sampled_from([0.5, 1.0, 2.0])))))
+    mods += convs
+    mods += [draw(models(i)) for i in range(draw(st.integers(2, 5)))]
     for i in range(draw(st.integers(1, 2))):
         tasks = tuple(draw(st.sets(st.sampled_from(TASKS))))
-        mods.append(Descriptor(f"t{i}", "trainer", "gen", "0", ModuleSpec("trainer", tasks=tasks)))
+        never = draw(st.sampled_from([()] * 4 + [("hardware:hw1",)]))
+        hyper = (HyperParam("lr", (1, 2)),) if draw(st.booleans()) else ()
+        mods.append(Descriptor(f"t{i}", "trainer", "gen", "0", ModuleSpec("trainer", tasks=tasks, never_with=never), hyper=hyper))
     for i in range(draw(st.integers(1, 2))):
         plats = tuple(sorted({"cpu"} | draw(st.sets(st.sampled_from(["gpu", "tpu"])))))
         mods.append(Descriptor(f"s{i}", "software", "gen", "0", ModuleSpec("software"), runtime=Runtime("jax", "0", "float32", plats)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from saibench_core.discovery import Catalog
-from saibench_core.planner import Planner
+from saibench_core.planner import Fill, Planner
 from saibench_core.planner.dims import unify
 from sail_types import Image, Label, Tensor
 
@@ -11,15 +11,20 @@ from .reference_planner import reference_plan
 from .strategies import catalogs
 
 
+def _fill(f: Fill) -> tuple[object, ...]:
+    return (f.slot, f.model, f.chain, tuple(sorted(f.dims.items())), tuple(f.hyper.items()), tuple(map(_fill, f.fills)))
+
+
 def as_tuples(catalog: Catalog, max_chain: int = 3) -> set[tuple[object, ...]]:
     return {
         (r.problem, r.model, r.trainer, r.software, r.hardware, r.chain, r.chain_cost,
-         tuple(sorted(r.dims.items())), tuple(r.hyper["model"].items()))
+         tuple(sorted(r.dims.items())), tuple(r.hyper["model"].items()), tuple(r.hyper["trainer"].items()),
+         r.fallbacks, tuple(map(_fill, r.fills)))
         for r in Planner(catalog, max_chain=max_chain).runs()
     }
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(catalogs())
 def test_planner_agrees_with_reference_on_random_catalogs(catalog: Catalog) -> None:
     assert as_tuples(catalog) == reference_plan(catalog)
