@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +18,7 @@ from rich.table import Table
 
 from .discovery import BLOCK_ENV, Catalog, load_catalog
 from .errors import SaibenchError
-from .planner import ROLES, Planner, Run, select
+from .planner import ROLES, LeftOut, Planner, Run, sample, select
 from .rank import Leaderboard, leaderboards
 from .results import Store, default_path
 
@@ -56,10 +56,16 @@ def _catalog() -> Catalog:
     return catalog
 
 
-def _plan(catalog: Catalog, globs: dict[str, Sequence[str]], max_chain: int, seed: int) -> tuple[Planner, list[Run]]:
-    chosen = select(catalog, {role: globs[f"{role}_globs"] for role in ROLES})
+def _plan(catalog: Catalog, globs: dict[str, Sequence[str]], max_chain: int, seed: int,
+          fields: Sequence[str] = (), max_runs: int | None = None) -> tuple[Planner, Iterator[Run]]:
+    """The planner over the selected modules, and its runs as a stream (``max_runs``:
+    a seeded uniform sample of that many)."""
+    chosen = select(catalog, {role: globs[f"{role}_globs"] for role in ROLES}, fields=fields)
     planner = Planner(chosen, max_chain=max_chain)
-    return planner, list(planner.runs(seeds=(seed,)))
+    runs = planner.runs(seeds=(seed,))
+    if max_runs is not None:
+        runs = iter(sample(runs, max_runs, seed))
+    return planner, runs
 
 
 def _hyper(run: Run) -> str:
@@ -96,32 +102,136 @@ def plugins(as_json: bool) -> None:
     sys.exit(2 if catalog.broken else 0)
 
 
+def plan_options(fn: F) -> F:
+    """Options shared by ``solve`` and ``run``: filters, chain cap, sampling, type checking."""
+    for option in reversed([
+        click.option("--field", "fields", multiple=True, metavar="GLOB", help="Only problems of these fields (repeatable)."),
+        click.option("--max-chain", default=3, show_default=True, help="Longest converter chain to consider."),
+        click.option("--max-runs", type=click.IntRange(min=1), help="Keep a seeded uniform sample of this many runs."),
+        click.option("--strict-types", is_flag=True, help="Leave out modules whose plugin code fails `saibench check`."),
+    ]):
+        fn = option(fn)
+    return filters(fn)
+
+
+def _checked(catalog: Catalog, strict: bool) -> Catalog:
+    if not strict:
+        return catalog
+    from .check import check_catalog, without_failures
+
+    report = check_catalog(catalog)
+    for finding in report.failing():
+        err.print(f"saibench: --strict-types leaves out {finding.kind} {finding.module} ({finding.plugin}): "
+                  f"{finding.errors[0]}", style="yellow", soft_wrap=True)
+    return without_failures(catalog, report)
+
+
+TABLE_ROWS = 1000
+
+
 @main.command()
-@filters
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per feasible run.")
+@plan_options
+@click.option("--json", "as_json", is_flag=True, help="Stream a JSON list, one object per feasible run and line.")
+@click.option("--count", is_flag=True, help="Print only the number of feasible runs.")
 @click.option("--all", "show_all", is_flag=True, help="Also list what was left out, and why.")
-@click.option("--max-chain", default=3, show_default=True, help="Longest converter chain to consider.")
-@click.option("--seed", default=0, show_default=True, help="Seed recorded in each run.")
-def solve(as_json: bool, show_all: bool, max_chain: int, seed: int, **globs: Sequence[str]) -> None:
-    """List every feasible benchmark run of the installed modules."""
-    planner, runs = _plan(_catalog(), globs, max_chain, seed)
-    if as_json:
-        payload: Any = [r.to_json() for r in runs]
-        if show_all:
-            payload = {"runs": payload, "left_out": [{"modules": list(lo.modules), "reason": lo.reason} for lo in planner.left_out()]}
-        click.echo(json.dumps(payload, indent=2))
+@click.option("--seed", default=0, show_default=True, help="Seed recorded in each run (and of --max-runs sampling).")
+def solve(as_json: bool, count: bool, show_all: bool, max_chain: int, max_runs: int | None, strict_types: bool,
+          seed: int, fields: Sequence[str], **globs: Sequence[str]) -> None:
+    """List every feasible benchmark run of the installed modules.
+
+    Plans stream: `--json` writes each run as it is planned, `--count` keeps none in memory.
+    `saibench explain` says why a pairing is missing.
+    """
+    planner, runs = _plan(_checked(_catalog(), strict_types), globs, max_chain, seed, fields, max_runs)
+    if count:
+        n = sum(1 for _ in (planner.tuples(seeds=(seed,)) if max_runs is None else runs))
+        click.echo(json.dumps({"feasible": n}) if as_json else str(n))
         return
-    table = Table("#", "problem", "model", "trainer", "software @ hardware", "chain", title=f"{len(runs)} feasible run(s)")
+    if as_json:
+        _stream_json(runs, planner.left_out() if show_all else None)
+        return
+    table = Table("#", "problem", "model", "trainer", "software @ hardware", "chain")
     table.add_column("hyperparameters", overflow="fold")
-    for i, r in enumerate(runs, 1):
-        table.add_row(str(i), r.problem, r.model_label, r.trainer, f"{r.software} @ {r.hardware}", " → ".join(r.chain) or "-", _hyper(r))
+    n = 0
+    for n, r in enumerate(runs, 1):
+        if n <= TABLE_ROWS:
+            table.add_row(str(n), r.problem, r.model_label, r.trainer, f"{r.software} @ {r.hardware}", " → ".join(r.chain) or "-", _hyper(r))
+    table.title = f"{n} feasible run(s)" + (f", first {TABLE_ROWS} shown (use --json or --count)" if n > TABLE_ROWS else "")
     out.print(table)
     if show_all:
-        left = Table("left out", title="left out")
+        left = Table("left out", title="left out (details: saibench explain)")
         left.add_column("reason", overflow="fold")
         for lo in planner.left_out():
             left.add_row(" × ".join(lo.modules), lo.reason)
         out.print(left)
+
+
+def _stream_json(runs: Iterator[Run], left_out: Iterator[LeftOut] | None) -> None:
+    write = sys.stdout.write
+    write('{"runs": [' if left_out is not None else "[")
+    for i, run in enumerate(runs):
+        write(("\n" if i == 0 else ",\n") + json.dumps(run.to_json()))
+    write("\n]")
+    if left_out is not None:
+        write(', "left_out": ' + json.dumps([{"modules": list(lo.modules), "reason": lo.reason} for lo in left_out], indent=1) + "}")
+    write("\n")
+
+
+@main.command()
+@click.option("--problem", "problems", multiple=True, metavar="GLOB", help="Explain pairings of these problems.")
+@click.option("--model", "models", multiple=True, metavar="GLOB", help="Explain pairings of these models.")
+@click.option("--max-chain", default=3, show_default=True, help="Longest converter chain to consider.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def explain(problems: Sequence[str], models: Sequence[str], max_chain: int, as_json: bool) -> None:
+    """Say every reason a pairing yields no run.
+
+    With --problem and/or --model, every matching problem × model pair is explained.
+    With neither, every module that appears in no feasible run is, with its reasons.
+    """
+    from .planner.explain import Reason, explain_pair, unused
+
+    catalog = _catalog()
+    planner = Planner(catalog, max_chain=max_chain)
+    entries: list[tuple[str, list[Reason]]]
+    if problems or models:
+        chosen = select(catalog, {"problem": problems, "model": models})
+        entries = [(f"problem {p.name} × model {m.name}", explain_pair(planner, p, m))
+                   for p in chosen.of("problem") for m in chosen.of("model")]
+    else:
+        entries = [(f"{d.kind} {d.name}", reasons) for d, reasons in unused(planner)]
+    if as_json:
+        click.echo(json.dumps([{"subject": subject, "feasible": not reasons, "reasons": [r.to_json() for r in reasons]}
+                               for subject, reasons in entries], indent=2))
+        return
+    if not entries:
+        out.print("every installed module is in at least one feasible run")
+    for subject, reasons in entries:
+        if not reasons:
+            out.print(f"{subject}: feasible (see `saibench solve`)", style="green")
+            continue
+        out.print(f"{subject}: no run, {len(reasons)} reason(s)", style="bold")
+        for r in reasons:
+            out.print(f"  - [{r.requirement}] {r.detail}", soft_wrap=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check(as_json: bool) -> None:
+    """Type-check every installed plugin's modules with mypy; exit 1 if any fails."""
+    from .check import check_catalog
+
+    report = check_catalog(_catalog())
+    if as_json:
+        click.echo(json.dumps([f.to_json() for f in report.findings], indent=2))
+    else:
+        for f in report.findings:
+            status = "ok" if not f.errors else f"{len(f.errors)} error(s)"
+            out.print(f"{f.plugin}: {f.kind} {f.module}: {status}", style="green" if not f.errors else "red")
+            for line in f.errors:
+                out.print(f"    {line}", soft_wrap=True)
+        for line in report.other:
+            out.print(f"  (outside any module) {line}", style="yellow", soft_wrap=True)
+    sys.exit(1 if report.failing() else 0)
 
 
 def _db(path: Path | None) -> Store:
@@ -144,13 +254,13 @@ def _print_boards(boards: Sequence[Leaderboard]) -> None:
 
 
 @main.command()
-@filters
+@plan_options
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Results database (default: user data dir).")
 @click.option("-j", "--jobs", default=1, show_default=True, help="Runs executed at once, each in its own process.")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds before a run is killed.")
-@click.option("--max-chain", default=3, show_default=True, help="Longest converter chain to consider.")
 @click.option("--seed", default=0, show_default=True, help="Seed of model initialisation and shuffling.")
-def run(db: Path | None, jobs: int, timeout: float, max_chain: int, seed: int, **globs: Sequence[str]) -> None:
+def run(db: Path | None, jobs: int, timeout: float, max_chain: int, max_runs: int | None, strict_types: bool, seed: int,
+        fields: Sequence[str], **globs: Sequence[str]) -> None:
     """Plan and execute every feasible run, store the results, print the leaderboards.
 
     Runs already in the database with the same modules, versions and settings are skipped.
@@ -159,8 +269,9 @@ def run(db: Path | None, jobs: int, timeout: float, max_chain: int, seed: int, *
 
     from .execute import run_campaign
 
-    catalog = _catalog()
-    _, runs = _plan(catalog, globs, max_chain, seed)
+    catalog = _checked(_catalog(), strict_types)
+    _, stream = _plan(catalog, globs, max_chain, seed, fields, max_runs)
+    runs = list(stream)
     with _db(db) as store:
         if not runs:
             err.print("saibench: nothing to run: no feasible run (see `saibench solve --all`)")

@@ -86,3 +86,22 @@ def test_malformed_installed_plugin_is_named_and_the_rest_still_plan(tmp_path: P
     blocked = subprocess.run([sys.executable, "-m", "saibench_core", "plugins"], capture_output=True, text=True,
                              env={**env, "SAIBENCH_BLOCK_PLUGINS": "broken"})
     assert blocked.returncode == 0 and blocked.stderr == ""
+
+
+def test_count_field_and_max_runs() -> None:
+    assert saibench("solve", "--count").stdout.strip() == str(len(json.loads(saibench("solve", "--json").stdout)))
+    chem = json.loads(saibench("solve", "--json", "--field", "chemistry").stdout)
+    assert {r["problem"] for r in chem} == {"wine", "atom_energies"}
+    picked = [json.loads(saibench("solve", "--json", "--max-runs", "2", "--seed", "5").stdout) for _ in range(2)]
+    assert picked[0] == picked[1] and len(picked[0]) == 2
+    bad = saibench("solve", "--field", "astro*")
+    assert bad.returncode == 2 and "installed fields: chemistry, vision" in bad.stderr
+
+
+def test_explain_names_every_reason_as_json() -> None:
+    done = saibench("explain", "--problem", "atom_energies", "--model", "mlp", "--json")
+    (entry,) = json.loads(done.stdout)
+    assert not entry["feasible"]
+    assert {r["requirement"] for r in entry["reasons"]} == {"task", "output type", "converter chain"}
+    listed = saibench("explain")
+    assert "hardware gpu: no run" in listed.stdout and "Fail" in listed.stdout

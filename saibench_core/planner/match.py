@@ -17,7 +17,7 @@ from sail_types import SailType, dim_symbols, evaluate_dim
 
 from ..discovery import Descriptor
 from .chains import candidate_chains
-from .dims import chain_equalities, mismatch, unify
+from .dims import Scoped, chain_equalities, mismatch, unify
 
 MAX_FALLBACKS = 2
 
@@ -36,6 +36,14 @@ def bind(sail_type: SailType, dims: Mapping[str, int]) -> SailType:
     """``sail_type`` with every dim whose names are all bound replaced by its value."""
     values = [evaluate_dim(d, dims) if dim_symbols(d) <= dims.keys() else d for d in sail_type.dims]
     return type(sail_type)(*values)
+
+
+def equalities(source_in: SailType, source_out: SailType, chain: Sequence[Descriptor], model: Descriptor) -> tuple[tuple[Scoped, Scoped], ...]:
+    """The type equalities of ``source → chain → model`` and ``model output = target``,
+    scoped ``source``, ``c0``, ``c1``..., ``model``."""
+    steps = [(f"c{i}", c.input, c.output) for i, c in enumerate(chain)]
+    pairs = chain_equalities(("source", source_in), steps, ("model", model.input))  # type: ignore[arg-type]
+    return pairs + ((("model", model.output), ("source", source_out)),)  # type: ignore[operator]
 
 
 class Matcher:
@@ -65,10 +73,7 @@ class Matcher:
             return f"no chain of {limit} turns {source_in!r} into {model.input!r}"
         feasible: list[tuple[tuple[Descriptor, ...], dict[str, int]]] = []
         for chain in candidates:
-            steps = [(f"c{i}", c.input, c.output) for i, c in enumerate(chain)]
-            pairs = chain_equalities(("source", source_in), steps, ("model", model.input))  # type: ignore[arg-type]
-            pairs += ((("model", model.output), ("source", source_out)),)
-            binding = unify(pairs)
+            binding = unify(equalities(source_in, source_out, chain, model))
             if binding is None:
                 continue
             dims = dict(binding.get("model", {}))

@@ -172,13 +172,10 @@ class Planner:
             count = None
             if model.fn is not None and model.input is not None:
                 try:
-                    layer = build(self.catalog, model, dims, hyper, fills)
-                    shape = model.input.shape(dims)
-                except Exception:  # noqa: BLE001 - a model that cannot be built now fails at run time, with its reason
-                    layer = None
-                if layer is not None:
-                    sized = parameters(layer, shape, dims)
+                    sized = parameters(build(self.catalog, model, dims, hyper, fills), model.input.shape(dims), dims)
                     count = sized[0] if sized else None
+                except Exception:  # noqa: BLE001 - a model that cannot be built now fails at run time, with its reason
+                    count = None
             self._params[key] = count
         return self._params[key]
 

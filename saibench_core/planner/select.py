@@ -13,8 +13,9 @@ from ..discovery import Catalog
 from ..errors import UsageError
 
 
-def select(catalog: Catalog, patterns: Mapping[ModuleKind, Sequence[str]]) -> Catalog:
-    """Keep, for each kind with patterns, only the modules whose name matches one of them.
+def select(catalog: Catalog, patterns: Mapping[ModuleKind, Sequence[str]], fields: Sequence[str] = ()) -> Catalog:
+    """Keep, for each kind with patterns, only the modules whose name matches one of them,
+    and with ``fields``, only the problems whose field matches one of those.
 
     Raises:
         UsageError: a pattern matches no installed module of its kind; the message lists
@@ -32,4 +33,10 @@ def select(catalog: Catalog, patterns: Mapping[ModuleKind, Sequence[str]]) -> Ca
                     f"(see `saibench plugins`)"
                 )
         keep = [m for m in keep if m.kind != kind or any(fnmatch.fnmatchcase(m.name, g) for g in globs)]
+    if fields:
+        known = sorted({p.spec.field for p in catalog.of("problem")})
+        for pattern in fields:
+            if not fnmatch.filter(known, pattern):
+                raise UsageError(f"no problem has a field matching {pattern!r}; installed fields: {', '.join(known) or 'none'}")
+        keep = [m for m in keep if m.kind != "problem" or any(fnmatch.fnmatchcase(m.spec.field, g) for g in fields)]
     return attrs.evolve(catalog, modules=tuple(keep))

@@ -29,7 +29,8 @@ def energies(configurations: NDArray[np.floating]) -> NDArray[np.float64]:
     """The exact energy of each configuration ``(N, n, 4)``."""
     species = configurations[..., 0].astype(int)
     r2 = np.sum(np.asarray(configurations[..., 1:], dtype=np.float64) ** 2, axis=-1)
-    return np.sum(REFERENCE_ENERGY[species] + CONFINEMENT[species] * r2, axis=-1)
+    total: NDArray[np.float64] = np.sum(REFERENCE_ENERGY[species] + CONFINEMENT[species] * r2, axis=-1)
+    return total
 
 
 @problem(task=Regress, field="chemistry", kind="class")

@@ -1,0 +1,88 @@
+"""``saibench check``: mypy (as a library, in strict mode) over every plugin's modules.
+
+SAIL signatures are ordinary annotations, so mypy checks that a model returns a layer,
+that a ``Suggest`` grid holds values of the hyperparameter's type, and so on. Errors are
+attributed to the module whose source lines contain them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import platformdirs
+
+from .discovery import Catalog, Descriptor
+
+_ERROR = re.compile(r"^(?P<path>.+?):(?P<line>\d+): error: (?P<message>.*)$")
+
+
+@attrs.frozen
+class Finding:
+    """mypy's verdict on one module."""
+
+    plugin: str
+    kind: str
+    module: str
+    errors: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"plugin": self.plugin, "kind": self.kind, "module": self.module, "ok": not self.errors, "errors": list(self.errors)}
+
+
+@attrs.frozen
+class Report:
+    """Findings per module, and errors in plugin files outside any module."""
+
+    findings: tuple[Finding, ...]
+    other: tuple[str, ...]
+
+    def failing(self) -> Iterator[Finding]:
+        return (f for f in self.findings if f.errors)
+
+
+def _location(desc: Descriptor) -> tuple[Path, int, int] | None:
+    try:
+        path = inspect.getsourcefile(desc.fn)
+        lines, start = inspect.getsourcelines(desc.fn)
+    except (OSError, TypeError):
+        return None
+    return (Path(path).resolve(), start, start + len(lines) - 1) if path else None
+
+
+def check_catalog(catalog: Catalog) -> Report:
+    """Run mypy once over the source files of every module in ``catalog``."""
+    from mypy import api
+
+    located = [(desc, _location(desc)) for desc in catalog if desc.fn is not None]
+    files = sorted({str(loc[0]) for _, loc in located if loc})
+    if not files:
+        return Report((), ())
+    cache = Path(platformdirs.user_cache_dir("saibench")) / "mypy"
+    stdout, stderr, _ = api.run(["--strict", "--ignore-missing-imports", "--no-error-summary", "--hide-error-context",
+                                 "--no-pretty", "--cache-dir", str(cache), *files])
+    errors: dict[str, list[str]] = {}
+    other = [line for line in stderr.splitlines() if line.strip()]
+    for line in stdout.splitlines():
+        found = _ERROR.match(line)
+        if not found:
+            continue
+        path, lineno = Path(found["path"]).resolve(), int(found["line"])
+        owner = next((d for d, loc in located if loc and loc[0] == path and loc[1] <= lineno <= loc[2]), None)
+        if owner is None:
+            if str(path) in files:
+                other.append(line)
+            continue
+        errors.setdefault(f"{owner.kind}:{owner.name}", []).append(f"line {lineno}: {found['message']}")
+    findings = tuple(Finding(d.plugin, d.kind, d.name, tuple(errors.get(f"{d.kind}:{d.name}", ()))) for d, _ in located)
+    return Report(findings, tuple(other))
+
+
+def without_failures(catalog: Catalog, report: Report) -> Catalog:
+    """``catalog`` less the modules that failed the check."""
+    bad = {(f.kind, f.module) for f in report.failing()}
+    return attrs.evolve(catalog, modules=tuple(m for m in catalog if (m.kind, m.name) not in bad))
