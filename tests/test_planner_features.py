@@ -13,8 +13,22 @@ from saibench_core.discovery.describe import describe
 from saibench_core.planner import Planner, sample
 from saibench_core.planner.explain import explain_pair, unused
 from sail_types import (
-    Classify, Device, Image, Input, InvalidSignature, Label, Layer, Linear, ModuleSpec, Pipeline, Runtime, Suggest,
-    Tensor, hardware, model, software,
+    Classify,
+    Device,
+    Image,
+    Input,
+    InvalidSignature,
+    Label,
+    Layer,
+    Linear,
+    ModuleSpec,
+    Pipeline,
+    Runtime,
+    Suggest,
+    Tensor,
+    hardware,
+    model,
+    software,
 )
 
 

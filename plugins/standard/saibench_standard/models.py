@@ -5,7 +5,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from sail_types import Classify, Input, Label, Layer, Linear, Pipeline, Regress, Relu, Scalar, Softmax, Suggest, Tanh, Tensor, model
+from sail_types import (
+    Classify,
+    Input,
+    Label,
+    Layer,
+    Linear,
+    Pipeline,
+    Regress,
+    Relu,
+    Scalar,
+    Softmax,
+    Suggest,
+    Tanh,
+    Tensor,
+    model,
+)
 
 
 @model(task=Classify)
