@@ -58,7 +58,7 @@ def models(draw: st.DrawFn, i: int) -> Descriptor:
     task = draw(st.sampled_from(MOSTLY_CLASSIFY))
     slots: tuple[Slot, ...] = ()
     if draw(st.booleans()):
-        element = Tensor(dims[1]) if kind == "Set" else Tensor(draw(st.sampled_from(["d", 2, 4])))
+        element = Tensor(dims[1]) if kind == "Set" else Tensor(draw(st.sampled_from(["d", 2, 4] if "d" in dims else [2, 4])))
         slots = (Slot("phi", Requirement(draw(st.sampled_from(MOSTLY_CLASSIFY)), element, Label(draw(st.sampled_from([2, 3]))))),)
     spec = ModuleSpec("model", task=task, field=draw(st.sampled_from(["f0", "f1"])), constraints=constraints,
                       only_with=draw(st.sampled_from([()] * 8 + [("problem:p0",), ("trainer:t0", "problem:p1"), ("field:f1",), ("hardware:hw0",)])),

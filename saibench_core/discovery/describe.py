@@ -112,6 +112,16 @@ def _check_constraints(who: str, spec: ModuleSpec, hyper: tuple[HyperParam, ...]
                                    f"hyperparameters ({sorted(numeric) or 'none'}) nor signature dims ({sorted(dims) or 'none'})")
 
 
+def _check_slots(who: str, slots: tuple[Slot, ...], fields: dict[str, Any]) -> None:
+    """A slot's dims must be bound by the model's own signature, or its filler has no size."""
+    dims = frozenset().union(*(t.symbols() for t in (fields.get("input"), fields.get("output")) if t is not None))
+    for slot in slots:
+        free = (slot.requirement.input.symbols() | slot.requirement.output.symbols()) - dims
+        if free:
+            raise InvalidSignature(who, f"slot {slot.name!r} ({slot.requirement!r}) uses dims {sorted(free)} that the model's "
+                                   f"input and output do not bind ({sorted(dims) or 'none'}); use those names or integers")
+
+
 def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
     """Describe one SAIL module.
 
@@ -168,6 +178,7 @@ def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
                 raise InvalidSignature(who, f"a {spec.kind} module returns {expected.__name__}(...) or raises Fail(reason); got {probed!r}")
             fields["device" if spec.kind == "hardware" else "runtime"] = probed
     _check_constraints(who, spec, hyper, fields)
+    _check_slots(who, slots, fields)
     return Descriptor(
         name=spec.name or fn.__name__,
         kind=spec.kind,

@@ -3,6 +3,12 @@
 Converters are edges of a graph over type kinds with a declared cost. Candidate chains are
 simple paths (no kind visited twice) of at most ``max_length`` converters, tried cheapest
 first (ties broken by length, then names), and the first whose dims unify wins.
+
+Converters with the same signature are interchangeable for feasibility, so only the
+``keep`` cheapest of each signature are walked: a chain through a worse one is preceded by
+``keep`` equally feasible, cheaper chains, so it can never be among the first ``keep``
+(the primary and its fallbacks). This keeps the search small when many plugins ship
+parallel converters.
 """
 
 from __future__ import annotations
@@ -10,6 +16,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..discovery import Descriptor
+
+
+def cheapest_per_signature(converters: Sequence[Descriptor], keep: int) -> list[Descriptor]:
+    """The ``keep`` cheapest converters (by cost, then name) of each signature."""
+    groups: dict[tuple[object, object], list[Descriptor]] = {}
+    for conv in sorted(converters, key=lambda c: (c.spec.cost, c.name)):
+        group = groups.setdefault((conv.input, conv.output), [])
+        if len(group) < keep:
+            group.append(conv)
+    return [c for group in groups.values() for c in group]
 
 
 def candidate_chains(source_kind: str, target_kind: str, converters: Sequence[Descriptor], max_length: int) -> list[tuple[Descriptor, ...]]:

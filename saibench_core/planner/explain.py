@@ -16,7 +16,6 @@ import attrs
 import z3
 
 from ..discovery import Descriptor
-from .chains import candidate_chains
 from .dims import mismatch, to_z3
 from .hyper import pruned_points
 from .match import equalities
@@ -75,7 +74,7 @@ def explain_pair(planner: Planner, problem: Descriptor, model: Descriptor) -> li
     assert problem.input and problem.output and model.input and model.output
     if why := mismatch(model.output, problem.output):
         reasons.append(Reason("output type", pm, f"model output {model.output!r} cannot be problem target {problem.output!r}: {why}"))
-    chains = candidate_chains(problem.input.kind, model.input.kind, planner.matcher.converters, planner.max_chain)
+    chains = planner.matcher.chains(problem.input.kind, model.input.kind, planner.max_chain)
     if not chains:
         reasons.append(Reason("converter chain", pm, f"no chain of at most {planner.max_chain} converters turns "
                               f"{problem.input.kind} into {model.input.kind} (installed converters: "

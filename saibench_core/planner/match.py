@@ -16,7 +16,7 @@ import attrs
 from sail_types import SailType, dim_symbols, evaluate_dim
 
 from ..discovery import Descriptor
-from .chains import candidate_chains
+from .chains import candidate_chains, cheapest_per_signature
 from .dims import Scoped, chain_equalities, mismatch, unify
 
 MAX_FALLBACKS = 2
@@ -52,7 +52,16 @@ class Matcher:
     def __init__(self, converters: Sequence[Descriptor], max_chain: int) -> None:
         self.converters = converters
         self.max_chain = max_chain
+        self._walked = cheapest_per_signature(converters, keep=1 + MAX_FALLBACKS)
         self._memo: dict[tuple[Any, ...], Match | str] = {}
+        self._chains: dict[tuple[str, str, int], list[tuple[Descriptor, ...]]] = {}
+
+    def chains(self, source_kind: str, target_kind: str, max_length: int) -> list[tuple[Descriptor, ...]]:
+        """Candidate chains between two kinds, cheapest first (memoized)."""
+        key = (source_kind, target_kind, max_length)
+        if key not in self._chains:
+            self._chains[key] = candidate_chains(source_kind, target_kind, self._walked, max_length)
+        return self._chains[key]
 
     def __call__(self, source_in: SailType, source_out: SailType, model: Descriptor, *, chains: bool = True) -> Match | str:
         """How a source with input ``source_in`` and target ``source_out`` reaches
@@ -67,7 +76,7 @@ class Matcher:
         assert model.input is not None and model.output is not None
         if reason := mismatch(model.output, source_out):
             return f"model output {model.output!r} cannot be the target {source_out!r}: {reason}"
-        candidates = candidate_chains(source_in.kind, model.input.kind, self.converters, self.max_chain if chains else 0)
+        candidates = self.chains(source_in.kind, model.input.kind, self.max_chain if chains else 0)
         if not candidates:
             limit = f"at most {self.max_chain} converters" if chains else "no converter (not a set element)"
             return f"no chain of {limit} turns {source_in!r} into {model.input!r}"

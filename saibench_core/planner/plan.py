@@ -159,7 +159,7 @@ class Planner:
 
     def grid(self, module: Descriptor, dims: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
         """``module``'s grid points that satisfy its constraints (memoized)."""
-        key = (module.name, module.kind, tuple(sorted(dims.items())) if dims and module.spec.constraints else ())
+        key = (module.name, module.kind, tuple(sorted(dims.items())) if dims and module.spec.constraints else None)
         found = self._grids.get(key)
         if found is None:
             found = self._grids[key] = grid_points(module, dims)
@@ -196,41 +196,46 @@ class Planner:
 
     def tuples(self, seeds: Sequence[int] = (0,)) -> Iterator[RunTuple]:
         """Stream feasible runs as tuples: problem-major, then model, composition,
-        trainer, platform, grid point, seed."""
+        trainer, platform, grid point, seed. The innermost product is built by
+        ``itertools.product`` in C, so each feasible run costs a fraction of a microsecond."""
         platforms = self.platforms()
-        trainers = self.catalog.of("trainer")
         groups: dict[tuple[Any, ...], list[Descriptor]] = {}
         for model in self.catalog.of("model"):
             groups.setdefault((model.task, model.input, model.output), []).append(model)
         sized = any(hw.device.memory_bytes is not None for _, hw in platforms)  # type: ignore[union-attr]
+        trainer_points = {t.name: self.grid(t) for t in self.catalog.of("trainer")}
         for problem in self.catalog.of("problem"):
             p_points = self.grid(problem)
-            fit_trainers = [t for t in trainers if (not t.spec.tasks or problem.spec.task in t.spec.tasks) and not conflict(problem, t)]
+            p_related = has_relations(problem)
+            fit_trainers = [t for t in self.catalog.of("trainer")
+                            if (not t.spec.tasks or problem.spec.task in t.spec.tasks) and not conflict(problem, t)]
             p_platforms = [pl for pl in platforms if not (conflict(problem, pl[0]) or conflict(problem, pl[1]))]
             for group in groups.values():
                 found = self.match(problem, group[0])
                 if isinstance(found, str):
                     continue
                 for model in group:
-                    if has_relations(model) or has_relations(problem):
-                        if conflict(problem, model):
-                            continue
-                    compositions = self.composer.compositions(model, found.dims)
+                    m_related = has_relations(model)
+                    if (p_related or m_related) and conflict(problem, model):
+                        continue
+                    compositions = self.composer.compositions(model, found.dims) if model.slots else [()]
                     if isinstance(compositions, str):
                         continue
                     m_points = self.grid(model, found.dims)
-                    m_trainers = [t for t in fit_trainers if not conflict(model, t)] if has_relations(model) else fit_trainers
-                    m_platforms = [pl for pl in p_platforms if not (conflict(model, pl[0]) or conflict(model, pl[1]))]
+                    m_trainers, m_platforms = fit_trainers, p_platforms
+                    if m_related:
+                        m_trainers = [t for t in fit_trainers if not conflict(model, t)]
+                        m_platforms = [pl for pl in p_platforms if not (conflict(model, pl[0]) or conflict(model, pl[1]))]
                     for fills in compositions:
                         for trainer in m_trainers:
-                            t_platforms = [pl for pl in m_platforms if not (conflict(trainer, pl[0]) or conflict(trainer, pl[1]))] \
-                                if has_relations(trainer) else m_platforms
-                            t_points = self.grid(trainer)
+                            t_platforms = m_platforms
+                            if has_relations(trainer):
+                                t_platforms = [pl for pl in m_platforms if not (conflict(trainer, pl[0]) or conflict(trainer, pl[1]))]
                             if not sized:
-                                for pl, hp, hm, ht, seed in itertools.product(t_platforms, p_points, m_points, t_points, seeds):
-                                    yield problem, model, fills, found, trainer, pl, hp, hm, ht, seed
+                                yield from itertools.product((problem,), (model,), (fills,), (found,), (trainer,), t_platforms,
+                                                             p_points, m_points, trainer_points[trainer.name], seeds)
                                 continue
-                            for pl, hp, hm, ht, seed in itertools.product(t_platforms, p_points, m_points, t_points, seeds):
+                            for pl, hp, hm, ht, seed in itertools.product(t_platforms, p_points, m_points, trainer_points[trainer.name], seeds):
                                 if self.memory_reason(model, found.dims, hm, fills, *pl) is None:
                                     yield problem, model, fills, found, trainer, pl, hp, hm, ht, seed
 
