@@ -3,7 +3,8 @@
 import nox
 
 nox.options.sessions = ["tests", "typecheck", "lint"]
-PACKAGES = ["sail_types", "saibench_core", "plugins/standard/saibench_standard", "plugins/vision/saibench_vision"]
+PACKAGES = ["sail_types", "saibench_core", "plugins/standard/saibench_standard", "plugins/vision/saibench_vision",
+            "plugins/chemistry/saibench_chemistry"]
 
 
 @nox.session

@@ -105,3 +105,19 @@ def test_explain_names_every_reason_as_json() -> None:
     assert {r["requirement"] for r in entry["reasons"]} == {"task", "output type", "converter chain"}
     listed = saibench("explain")
     assert "hardware gpu: no run" in listed.stdout and "Fail" in listed.stdout
+
+
+@pytest.mark.slow
+def test_deep_sets_learns_atom_energies_end_to_end(tmp_path: Path) -> None:
+    import numpy as np
+
+    from saibench_chemistry import atom_energies
+
+    db = str(tmp_path / "results.sqlite")
+    done = saibench("run", "--db", db, "--problem", "atom_energies")
+    assert done.returncode == 0, done.stderr
+    (entry,) = json.loads(saibench("rank", "--db", db, "--json").stdout)["by_mae"]
+    assert entry["model"] == "deep_sets"
+    data = atom_energies()
+    mean_baseline = float(np.mean(np.abs(data.test.y - data.train.y.mean())))  # ~1.9: predicting the mean
+    assert entry["metrics"]["mae"] < 0.3 * mean_baseline

@@ -21,7 +21,7 @@ class Entry:
     def to_json(self) -> dict[str, Any]:
         """The run's roles, hyperparameters, seed, metric values and score."""
         run = self.record.run.to_json()
-        keep = ("problem", "model", "trainer", "software", "hardware", "chain", "hyperparameters", "seed")
+        keep = ("problem", "model", "trainer", "software", "hardware", "chain", "fills", "hyperparameters", "seed")
         return {**{k: run[k] for k in keep}, "metrics": self.record.metrics, "score": self.score}
 
 
