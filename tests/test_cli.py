@@ -110,7 +110,6 @@ def test_explain_names_every_reason_as_json() -> None:
 @pytest.mark.slow
 def test_deep_sets_learns_atom_energies_end_to_end(tmp_path: Path) -> None:
     import numpy as np
-
     from saibench_chemistry import atom_energies
 
     db = str(tmp_path / "results.sqlite")
