@@ -77,6 +77,11 @@ def catalogs(draw: st.DrawFn) -> Catalog:
         convs.append(attrs.evolve(twin, name=f"{twin.name}_twin", spec=attrs.evolve(twin.spec, cost=draw(st.sampled_from([0.5, 1.0, 2.0])))))
     mods += convs
     mods += [draw(models(i)) for i in range(draw(st.integers(2, 5)))]
+    for i in range(draw(st.integers(0, 2))):  # plain classifiers over vectors: the usual slot fillers
+        leaf_in = Tensor(draw(st.sampled_from(["d", "d", 2, 4])))
+        mods.append(Descriptor(f"leaf{i}", "model", "gen", "0", ModuleSpec("model", task=Classify),
+                               input=leaf_in, output=Label(draw(st.sampled_from(["k", 2, 3]))),
+                               hyper=(HyperParam("w", (8, 16)),) if draw(st.booleans()) else ()))
     for i in range(draw(st.integers(1, 2))):
         tasks = tuple(draw(st.sets(st.sampled_from(TASKS))))
         never = draw(st.sampled_from([()] * 4 + [("hardware:hw1",)]))

@@ -22,3 +22,30 @@ def test_exception_in_pod_is_a_failed_outcome(catalog: Catalog) -> None:
 def test_hung_pod_is_killed_at_its_timeout(catalog: Catalog) -> None:
     outcome = run_isolated(linear_on_wine(catalog), timeout=0.2)
     assert outcome.status == "failed" and outcome.reason.startswith("timed out after 0.2 s")
+
+
+def test_failing_converter_falls_back_to_the_next_chain() -> None:
+    import numpy as np
+    import pytest
+
+    from saibench_core.discovery import Descriptor
+    from saibench_core.execute.pod import ConversionError, convert, per_element
+    from saibench_core.planner import Fill
+    from sail_types import ModuleSpec
+
+    def broken(x: object) -> object:
+        raise MemoryError("out of scratch space")
+
+    def conv(name: str, fn: object) -> Descriptor:
+        return Descriptor(name, "converter", "t", "0", ModuleSpec("converter"), fn=fn)  # type: ignore[arg-type]
+
+    catalog = Catalog((conv("fast", broken), conv("double", lambda x: x * 2), conv("negate", lambda x: -x)))
+    x = np.arange(6.0).reshape(2, 3)
+    (out,), used = convert(catalog, [("fast",), ("double", "negate")], (x,))
+    assert used == ("double", "negate") and np.array_equal(out, -2 * x)
+    with pytest.raises(ConversionError, match="fast: MemoryError: out of scratch space"):
+        convert(catalog, [("fast",)], (x,))
+    # a slot's chain runs on every element of every set: (N, n, f) -> (N*n, f) -> back
+    sets = np.arange(24.0).reshape(2, 3, 4)
+    fill = Fill("phi", "m", ("double",), 1.0, {}, {})
+    assert np.array_equal(per_element(catalog, [fill], sets), 2 * sets)

@@ -138,3 +138,19 @@ def test_relation_entries_are_checked() -> None:
     with pytest.raises(InvalidSignature, match="role:glob"):
         hardware(never_with=("planet:mars",))
     assert attrs.fields(ModuleSpec).only_with.default == ()
+
+
+def test_next_cheapest_chains_binding_the_same_dims_are_fallbacks() -> None:
+    def conv(name: str, cost: float, out: Any) -> Descriptor:
+        return desc(name, "converter", spec=ModuleSpec("converter", cost=cost), input=Image("h", "w", "c"), output=out)
+
+    problem = desc("img", "problem", input=Image(8, 8, 1), output=Label(10))
+    m = desc("m", "model", input=Tensor("d"), output=Label("k"))
+    catalog = Catalog((problem, m, conv("flat_b", 1.0, Tensor("h*w*c")), conv("flat_a", 1.0, Tensor("h*w*c")),
+                       conv("flat_slow", 3.0, Tensor("h*w*c")), conv("flat_worst", 4.0, Tensor("h*w*c")),
+                       conv("rows", 0.5, Tensor("h"))))  # cheapest, but binds d = 8, not 64
+    found = Planner(catalog).match(problem, m)
+    assert not isinstance(found, str)
+    assert (found.chain, found.fallbacks, dict(found.dims)) == (("rows",), (), {"d": 8, "k": 10})
+    found = Planner(attrs.evolve(catalog, modules=catalog.modules[:-1])).match(problem, m)
+    assert (found.chain, found.fallbacks) == (("flat_a",), (("flat_b",), ("flat_slow",)))  # type: ignore[union-attr]
