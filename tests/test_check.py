@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from . import fake_plugin
 
 PLUGIN = '''
 from typing import Annotated
@@ -30,12 +31,7 @@ def saibench_modules():
 
 
 def test_check_attributes_errors_to_modules_and_strict_types_leaves_them_out(tmp_path: Path) -> None:
-    dist = tmp_path / "saibench_typo-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: saibench-typo\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[saibench.plugins]\ntypo = saibench_typo\n")
-    (tmp_path / "saibench_typo.py").write_text(PLUGIN)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = fake_plugin.install(tmp_path, "typo", PLUGIN)
 
     def saibench(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "saibench_core", *args], capture_output=True, text=True, env=env, timeout=600)

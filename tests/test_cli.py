@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from . import fake_plugin
 
 
 def saibench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -71,15 +72,10 @@ def test_run_then_rank_end_to_end(tmp_path: Path) -> None:
 
 
 def test_malformed_installed_plugin_is_named_and_the_rest_still_plan(tmp_path: Path) -> None:
-    dist = tmp_path / "saibench_broken-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: saibench-broken\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[saibench.plugins]\nbroken = saibench_broken_mod\n")
-    (tmp_path / "saibench_broken_mod.py").write_text("import no_such_dependency\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env = fake_plugin.install(tmp_path, "broken", "import no_such_dependency\n")
     listed = subprocess.run([sys.executable, "-m", "saibench_core", "plugins"], capture_output=True, text=True, env=env)
     assert listed.returncode == 2 and "Traceback" not in listed.stderr
-    assert "plugin 'broken': cannot import 'saibench_broken_mod': ModuleNotFoundError" in listed.stderr
+    assert "plugin 'broken': cannot import 'saibench_broken': ModuleNotFoundError" in listed.stderr
     assert "SAIBENCH_BLOCK_PLUGINS=broken" in listed.stderr and "vision" in listed.stdout
     solved = subprocess.run([sys.executable, "-m", "saibench_core", "solve", "--json"], capture_output=True, text=True, env=env)
     assert solved.returncode == 0 and any(r["problem"] == "digits" for r in json.loads(solved.stdout))

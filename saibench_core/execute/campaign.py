@@ -26,7 +26,7 @@ def run_key(catalog: Catalog, run: Run) -> str:
 
 def run_campaign(
     catalog: Catalog, runs: Sequence[Run], store: Store, *, jobs: int = 1, timeout: float = 600.0,
-    on_done: Callable[[Run, Outcome | None], None] = lambda run, outcome: None,
+    memory_limit_mb: float | None = None, on_done: Callable[[Run, Outcome | None], None] = lambda run, outcome: None,
 ) -> dict[str, int]:
     """Execute the runs not yet in ``store``, ``jobs`` pods at a time.
 
@@ -43,7 +43,7 @@ def run_campaign(
         else:
             pending.append((key, run))
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-        futures = {pool.submit(run_isolated, run, timeout=timeout): (key, run) for key, run in pending}
+        futures = {pool.submit(run_isolated, run, timeout=timeout, memory_limit_mb=memory_limit_mb): (key, run) for key, run in pending}
         for future in as_completed(futures):
             key, run = futures[future]
             outcome = future.result()

@@ -96,6 +96,8 @@ def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
     os.environ.setdefault("JAX_PLATFORMS", JAX_PLATFORM[hardware.device.platform])
 
     import jax
+
+    jax.config.update("jax_platforms", os.environ["JAX_PLATFORMS"])  # type: ignore[no-untyped-call] # imported already in a fork server
     import numpy as np
 
     from ..compile import compile_model, fit, predict

@@ -34,9 +34,10 @@ def jax_float32() -> Runtime:
 
 @hardware()
 def cpu() -> Device:
-    """The host CPU."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else None
-    return Device("cpu", f"{platform.machine()} × {os.cpu_count()} cores", memory)
+    """The host CPU. No ``memory_bytes``: host memory is limited per run by
+    ``saibench run --memory-limit``, and sizing models at plan time would run their code."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+    return Device("cpu", f"{platform.machine()} × {os.cpu_count()} cores, {memory / 2**30:.0f} GiB")
 
 
 @hardware()

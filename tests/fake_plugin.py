@@ -1,0 +1,17 @@
+"""Installing a throw-away plugin for a test: a module and its dist-info on a new path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def install(tmp_path: Path, name: str, source: str) -> dict[str, str]:
+    """Write module ``saibench_<name>`` with an entry point ``<name>``; return the
+    environment (``PYTHONPATH``, a private cache) under which saibench sees it."""
+    dist = tmp_path / f"saibench_{name}-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: saibench-{name}\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[saibench.plugins]\n{name} = saibench_{name}\n")
+    (tmp_path / f"saibench_{name}.py").write_text(source)
+    return {**os.environ, "PYTHONPATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
