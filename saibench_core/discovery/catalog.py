@@ -41,6 +41,7 @@ class Catalog:
     modules: tuple[Descriptor, ...]
     plugins: tuple[PluginInfo, ...] = ()
     broken: tuple[Broken, ...] = ()
+    preload: tuple[str, ...] = ()
 
     def of(self, kind: ModuleKind) -> list[Descriptor]:
         """The modules of one kind, in discovery order."""

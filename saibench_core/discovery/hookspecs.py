@@ -12,3 +12,10 @@ from sail_types._hooks import hookspec
 def saibench_modules() -> Sequence[Callable[..., Any]]:
     """Return the SAIL-decorated functions (problems, models, metrics, ...) this plugin provides."""
     raise NotImplementedError
+
+
+@hookspec
+def saibench_preload() -> Sequence[str]:
+    """Optional: modules that BenchPods should find imported already (e.g. a plugin's heavy
+    dependency such as ``"sklearn.datasets"``). The pods' fork server imports them once."""
+    raise NotImplementedError

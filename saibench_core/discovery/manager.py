@@ -100,6 +100,16 @@ class PluginManager:
             found.append((info, provided))
         return found
 
+    def preload(self) -> tuple[str, ...]:
+        """The modules plugins ask pods to have imported (``saibench_preload``)."""
+        names: list[str] = []
+        for impl in self._pm.hook.saibench_preload.get_hookimpls():
+            try:
+                names += [str(n) for n in cast(Iterable[str], impl.function())]
+            except Exception as exc:
+                self.broken.append(Broken(impl.plugin_name, None, f"saibench_preload() raised {_reason(exc)}"))
+        return tuple(dict.fromkeys(names))
+
     def catalog(self) -> Catalog:
         """Describe every module of every plugin into a ``Catalog``."""
         described: list[Descriptor] = []
@@ -131,7 +141,8 @@ class PluginManager:
             plugins.append(PluginInfo(info.name, info.distribution, info.version, tuple(names)))
         listed = {p.name for p in plugins}
         plugins += [p for p in self.plugins if p.name not in listed]
-        return Catalog(tuple(described), tuple(plugins), tuple(self.broken))
+        preload = self.preload()
+        return Catalog(tuple(described), tuple(plugins), tuple(self.broken), preload)
 
 
 def load_catalog(extra: Sequence[tuple[str, object]] = (), *, entry_points: bool = True) -> Catalog:

@@ -46,8 +46,9 @@ def _pod_entry(run_json: dict[str, Any], conn: Connection, log_path: str, path: 
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
     from .pod import execute
 
+    warm = sys.modules.get("saibench_core.execute.warm")  # present when forked from the fork server
     try:
-        result = execute(Run.from_json(run_json))
+        result = execute(Run.from_json(run_json), warm.catalog() if warm else None)
     except BaseException as exc:  # reported to the parent, never raised past the pod
         traceback.print_exception(exc)
         tail = "".join(traceback.format_exception(exc)[-3:]).strip()

@@ -8,11 +8,16 @@ metric on the test fixture.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import platform
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
+
+import platformdirs
 
 from sail_types import TASKS, Dataset, Evaluation, Layer, Training
 
@@ -72,6 +77,32 @@ def per_element(catalog: Catalog, fills: Sequence[Fill], x: Any) -> Any:
     return flat.reshape(x.shape[:2] + flat.shape[1:])
 
 
+def enable_compilation_cache(jax: Any) -> None:
+    """Use JAX's persistent compilation cache in the user cache directory (shared by every
+    run on this machine; ``SAIBENCH_JAX_CACHE`` chooses another, ``off`` disables it)."""
+    where = os.environ.get("SAIBENCH_JAX_CACHE") or str(Path(platformdirs.user_cache_dir("saibench")) / "jax")
+    if where == "off":
+        return
+    jax.config.update("jax_compilation_cache_dir", where)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+class Phases:
+    """Wall time of each named phase of a run: ``with phases("load"): ...``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
 def environment() -> dict[str, Any]:
     """What a run needs recorded to be reproduced: versions, hardware, module hashes."""
     versions: dict[str, str | None] = {}
@@ -98,11 +129,14 @@ def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
     import jax
 
     jax.config.update("jax_platforms", os.environ["JAX_PLATFORMS"])  # type: ignore[no-untyped-call] # imported already in a fork server
+    enable_compilation_cache(jax)
     import numpy as np
 
     from ..compile import compile_model, fit, predict
 
-    device = jax.devices()[0]
+    phases = Phases()
+    with phases("backend"):
+        device = jax.devices()[0]
     if device.platform != hardware.device.platform:
         raise UsageError(f"hardware {run.hardware!r} asked for {hardware.device.platform} but JAX runs on {device.platform}")
     problem = _module(catalog, "problem", run.problem)
@@ -110,17 +144,20 @@ def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
     trainer = _module(catalog, "trainer", run.trainer)
     hyper: Mapping[str, Mapping[str, Any]] = run.hyper
 
-    data: Dataset[Any, Any] = problem.fn(**hyper.get("problem", {}))
-    (x_train, x_test), chain_used = convert(catalog, (run.chain, *run.fallbacks), (data.train.x, data.test.x))
-    x_train, x_test = (per_element(catalog, run.fills, x) for x in (x_train, x_test))
-    layer: Layer = build(catalog, model, run.dims, hyper.get("model", {}), run.fills)
-    training: Training = trainer.fn(**hyper.get("trainer", {}))
+    with phases("load"):
+        data: Dataset[Any, Any] = problem.fn(**hyper.get("problem", {}))
+    with phases("convert"):
+        (x_train, x_test), chain_used = convert(catalog, (run.chain, *run.fallbacks), (data.train.x, data.test.x))
+        x_train, x_test = (np.asarray(per_element(catalog, run.fills, x), dtype=np.float32) for x in (x_train, x_test))
+    with phases("build"):
+        layer: Layer = build(catalog, model, run.dims, hyper.get("model", {}), run.fills)
+        training: Training = trainer.fn(**hyper.get("trainer", {}))
+        compiled = compile_model(layer, run.dims)
     task = TASKS[problem.task or ""]
-    compiled = compile_model(layer, run.dims)
-    x_train = np.asarray(x_train, dtype=np.float32)
-    x_test = np.asarray(x_test, dtype=np.float32)
-    trained = fit(compiled, training, task.loss, x_train, np.asarray(data.train.y), key=jax.random.key(run.seed))
-    scores, inference_seconds = predict(compiled, trained.params, x_test)
+    with phases("fit"):  # compile + train, each also timed inside fit
+        trained = fit(compiled, training, task.loss, x_train, np.asarray(data.train.y), key=jax.random.key(run.seed))
+    with phases("predict"):
+        scores, inference_seconds = predict(compiled, trained.params, x_test)
     y_pred = scores.argmax(-1) if task.loss == "cross_entropy" else scores.reshape(np.shape(data.test.y))
     evaluation = Evaluation(
         y_true=np.asarray(data.test.y), y_pred=y_pred, scores=scores,
@@ -128,7 +165,8 @@ def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
         inference_seconds=inference_seconds, n_train=len(x_train), n_test=len(x_test),
         epochs=training.epochs,
     )
-    metrics = {name: float(_module(catalog, "metric", name).fn(evaluation)) for name in run.metrics}
+    with phases("metrics"):
+        metrics = {name: float(_module(catalog, "metric", name).fn(evaluation)) for name in run.metrics}
     return {
         "metrics": metrics,
         "epoch_losses": [float(v) for v in trained.epoch_losses],
@@ -136,4 +174,5 @@ def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
         "dataset_checksum": data.checksum,
         "chain_used": list(chain_used),
         "environment": environment(),
+        "phases": phases.seconds,
     }

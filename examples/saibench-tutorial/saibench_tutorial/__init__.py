@@ -40,3 +40,9 @@ def balanced_accuracy(ev: Annotated[Evaluation, Label("k")]) -> float:
 def saibench_modules() -> Sequence[Callable[..., Any]]:
     """The tutorial's modules."""
     return [wine, balanced_accuracy]
+
+
+@hookimpl
+def saibench_preload() -> Sequence[str]:
+    """scikit-learn's dataset loaders take ~1 s to import: BenchPods get them imported."""
+    return ["sklearn.datasets"]

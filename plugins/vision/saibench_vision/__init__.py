@@ -13,3 +13,9 @@ from .digits import digits
 def saibench_modules() -> Sequence[Callable[..., Any]]:
     """The vision modules."""
     return [digits, flatten]
+
+
+@hookimpl
+def saibench_preload() -> Sequence[str]:
+    """scikit-learn's dataset loaders take ~1 s to import: BenchPods get them imported."""
+    return ["sklearn.datasets"]
