@@ -21,6 +21,7 @@ from .errors import SaibenchError
 from .planner import ROLES, LeftOut, Planner, Run, sample, select
 from .rank import Leaderboard, leaderboards
 from .results import Store, default_path
+from .results.export import FORMATS, export
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,12 +58,12 @@ def _catalog() -> Catalog:
 
 
 def _plan(catalog: Catalog, globs: dict[str, Sequence[str]], max_chain: int, seed: int,
-          fields: Sequence[str] = (), max_runs: int | None = None) -> tuple[Planner, Iterator[Run]]:
+          fields: Sequence[str] = (), max_runs: int | None = None, repeat: int = 1) -> tuple[Planner, Iterator[Run]]:
     """The planner over the selected modules, and its runs as a stream (``max_runs``:
-    a seeded uniform sample of that many)."""
+    a seeded uniform sample of that many; ``repeat``: seeds ``seed`` to ``seed+repeat-1``)."""
     chosen = select(catalog, {role: globs[f"{role}_globs"] for role in ROLES}, fields=fields)
     planner = Planner(chosen, max_chain=max_chain)
-    runs = planner.runs(seeds=(seed,))
+    runs = planner.runs(seeds=tuple(range(seed, seed + repeat)))
     if max_runs is not None:
         runs = iter(sample(runs, max_runs, seed))
     return planner, runs
@@ -238,18 +239,23 @@ def _db(path: Path | None) -> Store:
     return Store(path or default_path())
 
 
+def _value(median: float, low: float, high: float) -> str:
+    return f"{median:.4g}" if low == high else f"{median:.4g} [{low:.4g}, {high:.4g}]"
+
+
 def _print_boards(boards: Sequence[Leaderboard]) -> None:
     for board in (b for b in boards if b.entries):
         names = board.ranking.spec.metrics
-        table = Table("#", "problem", "model", "hyperparameters", *names, "score",
-                      title=f"ranking {board.ranking.name}", caption=" ".join(board.ranking.doc.split("\n\n")[0].split()) or None)
+        table = Table("#", "problem", "model", "hyperparameters", "seeds", *names, "score",
+                      title=f"ranking {board.ranking.name}" + (" (median [min, max] over seeds)" if any(len(e.seeds) > 1 for e in board.entries) else ""),
+                      caption=" ".join(board.ranking.doc.split("\n\n")[0].split()) or None)
         problem, place = None, 0
         for entry in board.entries:
-            run = entry.record.run
+            run = entry.run
             place = 1 if run.problem != problem else place + 1
             problem = run.problem
-            table.add_row(str(place), run.problem, run.model_label, _hyper(run),
-                          *(f"{entry.record.metrics[m]:.4g}" for m in names), f"{entry.score:.4g}")
+            table.add_row(str(place), run.problem, run.model_label, _hyper(run), str(len(entry.seeds)),
+                          *(_value(entry.metrics[m], *entry.spread[m]) for m in names), _value(entry.score, *entry.score_range))
         out.print(table)
 
 
@@ -260,8 +266,10 @@ def _print_boards(boards: Sequence[Leaderboard]) -> None:
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds before a run is killed.")
 @click.option("--memory-limit", type=click.FloatRange(min=1), metavar="MiB", help="Kill a run whose resident memory exceeds this.")
 @click.option("--seed", default=0, show_default=True, help="Seed of model initialisation and shuffling.")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Run each configuration with seeds SEED..SEED+N-1; leaderboards show median and [min, max].")
 def run(db: Path | None, jobs: int, timeout: float, memory_limit: float | None, max_chain: int, max_runs: int | None, strict_types: bool, seed: int,
-        fields: Sequence[str], **globs: Sequence[str]) -> None:
+        repeat: int, fields: Sequence[str], **globs: Sequence[str]) -> None:
     """Plan and execute every feasible run, store the results, print the leaderboards.
 
     Runs already in the database with the same modules, versions and settings are skipped.
@@ -272,7 +280,7 @@ def run(db: Path | None, jobs: int, timeout: float, memory_limit: float | None, 
     from .execute import run_campaign
 
     catalog = _checked(_catalog(), strict_types)
-    _, stream = _plan(catalog, globs, max_chain, seed, fields, max_runs)
+    _, stream = _plan(catalog, globs, max_chain, seed, fields, max_runs, repeat)
     runs = list(stream)
     with _db(db) as store:
         if not runs:
@@ -312,3 +320,20 @@ def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool) -> None:
         click.echo(json.dumps({b.ranking.name: [e.to_json() for e in b.entries] for b in boards}, indent=2))
     else:
         _print_boards(boards)
+
+
+@main.group()
+def results() -> None:
+    """Stored results: export them for analysis elsewhere."""
+
+
+@results.command("export")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Results database (default: user data dir).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
+@click.option("--status", type=click.Choice(["ok", "failed"]), help="Only runs with this status.")
+def export_results(db: Path | None, fmt: str, output: Path, status: str | None) -> None:
+    """Write every stored run as one row: roles, seed, hyperparameters, status, metrics."""
+    with _db(db) as store:
+        n = export(store.records(status), output, fmt)
+    err.print(f"{n} run(s) written to {output}")

@@ -116,3 +116,30 @@ def test_deep_sets_learns_atom_energies_end_to_end(tmp_path: Path) -> None:
     data = atom_energies()
     mean_baseline = float(np.mean(np.abs(data.test.y - data.train.y.mean())))  # ~1.9: predicting the mean
     assert entry["metrics"]["mae"] < 0.3 * mean_baseline
+
+
+@pytest.mark.slow
+def test_repeat_gives_median_and_spread_and_results_export(tmp_path: Path) -> None:
+    import csv
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    db = str(tmp_path / "results.sqlite")
+    done = saibench("run", "--db", db, "--problem", "wine", "--model", "linear", "--repeat", "3")
+    assert done.returncode == 0, done.stderr
+    (entry,) = json.loads(saibench("rank", "--db", db, "--json").stdout)["by_accuracy"]
+    assert entry["seeds"] == [0, 1, 2]
+    for fmt in ("csv", "json", "parquet"):
+        path = tmp_path / f"runs.{fmt}"
+        assert saibench("results", "export", "--db", db, "--format", fmt, "-o", str(path)).returncode == 0
+    with (tmp_path / "runs.csv").open() as f:
+        table = list(csv.DictReader(f))
+    accuracies = sorted(float(row["metric.accuracy"]) for row in table)
+    assert len(table) == 3 and sorted(int(r["seed"]) for r in table) == [0, 1, 2]
+    assert entry["metrics"]["accuracy"] == pytest.approx(float(np.median(accuracies)))
+    assert entry["spread"]["accuracy"] == pytest.approx([accuracies[0], accuracies[-1]])
+    as_json = json.loads((tmp_path / "runs.json").read_text())
+    parquet = pq.read_table(tmp_path / "runs.parquet").to_pylist()
+    assert sorted(r["metric.accuracy"] for r in as_json) == sorted(r["metric.accuracy"] for r in parquet) == pytest.approx(accuracies)
+    assert all(r["peak_rss_mb"] > 0 for r in parquet)
