@@ -264,11 +264,14 @@ def _print_boards(boards: Sequence[Leaderboard]) -> None:
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Results database (default: user data dir).")
 @click.option("-j", "--jobs", default=1, show_default=True, help="Runs executed at once, each in its own process.")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds before a run is killed.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where pods run: this machine, or Dask (a LocalCluster of -j workers, or --address).")
+@click.option("--address", metavar="URL", help="Dask scheduler, e.g. tcp://10.0.0.1:8786 (implies --executor dask).")
 @click.option("--memory-limit", type=click.FloatRange(min=1), metavar="MiB", help="Kill a run whose resident memory exceeds this.")
 @click.option("--seed", default=0, show_default=True, help="Seed of model initialisation and shuffling.")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
               help="Run each configuration with seeds SEED..SEED+N-1; leaderboards show median and [min, max].")
-def run(db: Path | None, jobs: int, timeout: float, memory_limit: float | None, max_chain: int, max_runs: int | None, strict_types: bool, seed: int,
+def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str | None, memory_limit: float | None, max_chain: int, max_runs: int | None, strict_types: bool, seed: int,
         repeat: int, fields: Sequence[str], **globs: Sequence[str]) -> None:
     """Plan and execute every feasible run, store the results, print the leaderboards.
 
@@ -301,7 +304,8 @@ def run(db: Path | None, jobs: int, timeout: float, memory_limit: float | None, 
                     progress.console.print(f"FAIL  {label}: {outcome.reason}", style="red")
                 progress.advance(task)
 
-            counts = run_campaign(catalog, runs, store, jobs=jobs, timeout=timeout, memory_limit_mb=memory_limit, on_done=done)
+            counts = run_campaign(catalog, runs, store, jobs=jobs, timeout=timeout, memory_limit_mb=memory_limit,
+                                  executor="dask" if address else executor, address=address, on_done=done)
         err.print(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already stored; results in {store.path}")
         _print_boards(leaderboards(catalog, store.records("ok")))
     sys.exit(1 if counts["failed"] else 0)

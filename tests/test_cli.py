@@ -143,3 +143,22 @@ def test_repeat_gives_median_and_spread_and_results_export(tmp_path: Path) -> No
     parquet = pq.read_table(tmp_path / "runs.parquet").to_pylist()
     assert sorted(r["metric.accuracy"] for r in as_json) == sorted(r["metric.accuracy"] for r in parquet) == pytest.approx(accuracies)
     assert all(r["peak_rss_mb"] > 0 for r in parquet)
+
+
+@pytest.mark.slow
+def test_dask_executor_gives_the_same_results_as_the_local_pool(tmp_path: Path) -> None:
+    results = {}
+    for executor in ("local", "dask"):
+        db = str(tmp_path / f"{executor}.sqlite")
+        done = saibench("run", "--db", db, "--problem", "wine", "--executor", executor, "-j", "2")
+        assert done.returncode == 0, done.stderr
+        boards = json.loads(saibench("rank", "--db", db, "--json").stdout)["by_accuracy"]
+        results[executor] = sorted((e["model"], json.dumps(e["hyperparameters"], sort_keys=True), e["metrics"]["accuracy"],
+                                    e["metrics"]["balanced_accuracy"]) for e in boards)
+    assert len(results["local"]) == 3 and results["local"] == results["dask"]
+
+
+def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path) -> None:
+    done = saibench("run", "--db", str(tmp_path / "r.sqlite"), "--problem", "wine", "--model", "linear", "--address", "tcp://127.0.0.1:9")
+    assert done.returncode == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -64,15 +64,14 @@ def make_train_fn(model: CompiledModel, training: Training, loss: str, n: int) -
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         return TrainState(optax.apply_updates(state.params, updates), opt_state), value
 
-    def epoch(carry: tuple[TrainState, jax.Array, jax.Array], key: jax.Array) -> tuple[tuple[TrainState, jax.Array, jax.Array], jax.Array]:
-        state, x, y = carry
-        order = jax.random.permutation(key, n)[: steps * batch].reshape(steps, batch)
-        state, losses = jax.lax.scan(step, state, (x[order], y[order]))
-        return (state, x, y), losses.mean()
-
     def train(state: TrainState, key: jax.Array, x: jax.Array, y: jax.Array) -> tuple[TrainState, jax.Array]:
-        (state, _, _), losses = jax.lax.scan(epoch, (state, x, y), jax.random.split(key, training.epochs))
-        return state, losses
+        def epoch(state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array]:
+            # x and y are closed over, not carried: a carried dataset may be copied every epoch
+            order = jax.random.permutation(key, n)[: steps * batch].reshape(steps, batch)
+            state, losses = jax.lax.scan(step, state, (x[order], y[order]))
+            return state, losses.mean()
+
+        return jax.lax.scan(epoch, state, jax.random.split(key, training.epochs))
 
     return train
 

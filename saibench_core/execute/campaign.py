@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from ..discovery import Catalog
+from ..errors import UsageError
 from ..planner import Run
 from ..results import Outcome, Store
-from .isolate import run_isolated
+from . import executors
 
 
 def run_key(catalog: Catalog, run: Run) -> str:
@@ -26,7 +26,7 @@ def run_key(catalog: Catalog, run: Run) -> str:
 
 def run_campaign(
     catalog: Catalog, runs: Sequence[Run], store: Store, *, jobs: int = 1, timeout: float = 600.0,
-    memory_limit_mb: float | None = None, on_done: Callable[[Run, Outcome | None], None] = lambda run, outcome: None,
+    memory_limit_mb: float | None = None, executor: str = "local", address: str | None = None, on_done: Callable[[Run, Outcome | None], None] = lambda run, outcome: None,
 ) -> dict[str, int]:
     """Execute the runs not yet in ``store``, ``jobs`` pods at a time.
 
@@ -42,12 +42,14 @@ def run_campaign(
             on_done(run, None)
         else:
             pending.append((key, run))
-    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-        futures = {pool.submit(run_isolated, run, timeout=timeout, memory_limit_mb=memory_limit_mb): (key, run) for key, run in pending}
-        for future in as_completed(futures):
-            key, run = futures[future]
-            outcome = future.result()
-            store.put(key, run, outcome)
-            counts[outcome.status] += 1
-            on_done(run, outcome)
+    if executor == "dask":
+        finished = executors.dask(pending, workers=jobs, timeout=timeout, memory_limit_mb=memory_limit_mb, address=address)
+    elif executor == "local":
+        finished = executors.local(pending, workers=jobs, timeout=timeout, memory_limit_mb=memory_limit_mb)
+    else:
+        raise UsageError(f"unknown executor {executor!r}; choose one of {', '.join(executors.EXECUTORS)}")
+    for key, run, outcome in finished:
+        store.put(key, run, outcome)
+        counts[outcome.status] += 1
+        on_done(run, outcome)
     return counts

@@ -30,7 +30,9 @@ from ..results.outcome import Outcome
 
 SAMPLE_SECONDS = 0.1
 LOG_TAIL_LINES = 20
-PRELOAD = ["saibench_core.execute.warm"]
+# "__main__": the fork server imports the caller's main module once, so pods do not each
+# re-import it (multiprocessing does that for spawn-like starts, ~0.1-0.5 s per pod)
+PRELOAD = ["__main__", "saibench_core.execute.warm"]
 
 
 def _pod_entry(run_json: dict[str, Any], conn: Connection, log_path: str, path: list[str], environ: dict[str, str]) -> None:

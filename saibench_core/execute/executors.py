@@ -1,0 +1,69 @@
+"""Executors: where pods run. Each yields ``(key, run, outcome)`` as runs finish.
+
+- ``local``: a thread per concurrent pod on this machine (``-j N``); the pods themselves
+  are processes.
+- ``dask``: each run is a Dask task that starts its pod on a worker, so campaigns reach a
+  cluster (``--address tcp://scheduler:8786``; with ``dask-jobqueue`` a SLURM or PBS one)
+  or a ``LocalCluster`` of ``-j N`` worker processes when no address is given. Pods keep
+  their isolation either way; workers must be allowed to start processes
+  (``distributed.worker.daemon: false``, set here for local clusters).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+from ..errors import UsageError
+from ..planner import Run
+from ..results import Outcome
+from .isolate import run_isolated
+
+Job = tuple[str, Run]
+EXECUTORS = ("local", "dask")
+
+
+def local(jobs: Sequence[Job], *, workers: int, timeout: float, memory_limit_mb: float | None) -> Iterator[tuple[str, Run, Outcome]]:
+    """Run pods from a thread pool of ``workers``."""
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        futures = {pool.submit(run_isolated, run, timeout=timeout, memory_limit_mb=memory_limit_mb): (key, run) for key, run in jobs}
+        for future in as_completed(futures):
+            key, run = futures[future]
+            yield key, run, future.result()
+
+
+def dask(jobs: Sequence[Job], *, workers: int, timeout: float, memory_limit_mb: float | None,
+         address: str | None = None) -> Iterator[tuple[str, Run, Outcome]]:
+    """Run pods as Dask tasks on the cluster at ``address``, or on a ``LocalCluster``."""
+    try:
+        import dask as dask_core
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as completed
+    except ImportError:
+        raise UsageError("the dask executor needs dask.distributed: pip install 'saibench[dask]'") from None
+    with dask_core.config.set({"distributed.worker.daemon": False}):
+        cluster: Any = None
+        if address is None:
+            cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True, dashboard_address=None,  # type: ignore[no-untyped-call]
+                                   silence_logs=logging.ERROR)
+        try:
+            with Client(address or cluster, timeout="10s") as client:  # type: ignore[no-untyped-call]
+                futures = {
+                    client.submit(run_isolated, run, timeout=timeout, memory_limit_mb=memory_limit_mb, pure=False,
+                                  key=f"saibench-run-{key}"): (key, run)
+                    for key, run in jobs
+                }
+                for future in completed(futures):  # type: ignore[no-untyped-call]
+                    key, run = futures[future]
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # noqa: BLE001 - a lost worker fails its run, not the campaign
+                        outcome = Outcome("failed", reason=f"dask worker failed: {type(exc).__name__}: {exc}")
+                    yield key, run, outcome
+        except OSError as exc:
+            raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}; check --address (tcp://host:8786)") from None
+        finally:
+            if cluster is not None:
+                cluster.close()
