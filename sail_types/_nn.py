@@ -66,3 +66,64 @@ class Map(Layer):
 @attrs.frozen
 class Sum(Layer):
     """Sum over the elements of a set: a permutation-invariant pooling."""
+
+
+@attrs.frozen
+class Conv(Layer):
+    """Convolution over the spatial axes of ``(w, c)`` or ``(h, w, c)`` samples (channels
+    last): ``features`` output channels, a square ``kernel``, ``"SAME"`` or ``"VALID"`` padding."""
+
+    features: Dim = attrs.field(converter=_check_dim)
+    kernel: Dim = attrs.field(converter=_check_dim)
+    stride: int = 1
+    padding: str = attrs.field(default="SAME", validator=attrs.validators.in_(("SAME", "VALID")))
+
+
+@attrs.frozen
+class MaxPool(Layer):
+    """Maximum over non-overlapping ``window``-wide patches of the spatial axes."""
+
+    window: int = 2
+
+
+@attrs.frozen
+class AvgPool(Layer):
+    """Mean over non-overlapping ``window``-wide patches of the spatial axes."""
+
+    window: int = 2
+
+
+@attrs.frozen
+class Flatten(Layer):
+    """All axes of a sample into one."""
+
+
+@attrs.frozen
+class LayerNorm(Layer):
+    """Normalise the last axis to zero mean and unit variance, then a learned scale and shift."""
+
+    epsilon: float = 1e-5
+
+
+@attrs.frozen
+class Residual(Layer):
+    """``x + layer(x)``: the skip connection of a residual block (shapes must agree)."""
+
+    layer: Layer
+
+
+@attrs.frozen
+class LSTM(Layer):
+    """A long short-term memory layer over ``(t, d)`` samples, ``features`` hidden units;
+    the last hidden state, or every step's with ``sequences=True``."""
+
+    features: Dim = attrs.field(converter=_check_dim)
+    sequences: bool = False
+
+
+@attrs.frozen
+class GRU(Layer):
+    """A gated recurrent unit layer over ``(t, d)`` samples, as ``LSTM``."""
+
+    features: Dim = attrs.field(converter=_check_dim)
+    sequences: bool = False

@@ -15,9 +15,29 @@ import attrs
 import jax
 import jax.numpy as jnp
 
-from sail_types import Gelu, Layer, Linear, Map, Pipeline, Relu, Softmax, Sum, Tanh, evaluate_dim
+from sail_types import (
+    GRU,
+    LSTM,
+    AvgPool,
+    Conv,
+    Flatten,
+    Gelu,
+    Layer,
+    LayerNorm,
+    Linear,
+    Map,
+    MaxPool,
+    Pipeline,
+    Relu,
+    Residual,
+    Softmax,
+    Sum,
+    Tanh,
+    evaluate_dim,
+)
 
 from ..errors import InvalidSignature
+from . import layers
 
 Params = Any
 Shape = tuple[int, ...]
@@ -72,6 +92,18 @@ def _pipeline(layer: Pipeline, dims: Mapping[str, int]) -> tuple[InitFn, ApplyFn
     return init, apply
 
 
+def _residual(layer: Residual, dims: Mapping[str, int]) -> tuple[InitFn, ApplyFn]:
+    inner_init, inner_apply = _compile(layer.layer, dims)
+
+    def init(key: jax.Array, shape: Shape) -> tuple[Params, Shape]:
+        params, out = inner_init(key, shape)
+        if out != shape:
+            raise InvalidSignature(repr(layer), f"a residual block must keep its input shape {shape}, its layer gives {out}")
+        return params, shape
+
+    return init, lambda params, x: x + inner_apply(params, x)
+
+
 def _map(layer: Map, dims: Mapping[str, int]) -> tuple[InitFn, ApplyFn]:
     inner_init, inner_apply = _compile(layer.layer, dims)
 
@@ -93,12 +125,24 @@ def _compile(layer: Layer, dims: Mapping[str, int]) -> tuple[InitFn, ApplyFn]:
         return _map(layer, dims)
     if isinstance(layer, Sum):
         return (lambda key, shape: ((), shape[1:])), (lambda params, x: x.sum(axis=1))
+    if isinstance(layer, Residual):
+        return _residual(layer, dims)
+    if isinstance(layer, Conv):
+        return layers.conv(layer, dims)
+    if isinstance(layer, (MaxPool, AvgPool)):
+        return layers.pool(layer)
+    if isinstance(layer, Flatten):
+        return layers.flatten()
+    if isinstance(layer, LayerNorm):
+        return layers.layer_norm(layer)
+    if isinstance(layer, (LSTM, GRU)):
+        return layers.recurrent(layer, dims)
     if isinstance(layer, Pipeline):
         return _pipeline(layer, dims)
     if type(layer) in _ACTIVATIONS:
         fn = _ACTIVATIONS[type(layer)]
         return (lambda key, shape: ((), shape)), (lambda params, x: fn(x))
-    raise InvalidSignature(repr(layer), "saibench cannot compile this layer yet; use Pipeline, Linear, Map, Sum, Relu, Tanh, Gelu, Softmax")
+    raise InvalidSignature(repr(layer), "saibench cannot compile this layer yet; use Pipeline, Linear, Conv, MaxPool, AvgPool, Flatten, LayerNorm, Residual, LSTM, GRU, Map, Sum, Relu, Tanh, Gelu, Softmax")
 
 
 def compile_model(layer: Layer, dims: Mapping[str, int]) -> CompiledModel:

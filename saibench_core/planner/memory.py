@@ -7,9 +7,29 @@ own) are not checked rather than guessed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
-from sail_types import Gelu, Layer, Linear, Map, Pipeline, Relu, Softmax, Sum, Tanh, evaluate_dim
+from sail_types import (
+    GRU,
+    LSTM,
+    AvgPool,
+    Conv,
+    Flatten,
+    Gelu,
+    Layer,
+    LayerNorm,
+    Linear,
+    Map,
+    MaxPool,
+    Pipeline,
+    Relu,
+    Residual,
+    Softmax,
+    Sum,
+    Tanh,
+    evaluate_dim,
+)
 
 BYTES_PER_PARAMETER = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2}
 _SHAPELESS = (Relu, Tanh, Gelu, Softmax)
@@ -29,6 +49,22 @@ def parameters(layer: Layer, shape: tuple[int, ...], dims: Mapping[str, int]) ->
     if isinstance(layer, Map):
         inner = parameters(layer.layer, shape[1:], dims)
         return None if inner is None else (inner[0], shape[:1] + inner[1])
+    if isinstance(layer, Conv):
+        kernel, features = evaluate_dim(layer.kernel, dims), evaluate_dim(layer.features, dims)
+        spatial = shape[:-1]
+        out = tuple(-(-s // layer.stride) if layer.padding == "SAME" else (s - kernel) // layer.stride + 1 for s in spatial)
+        return kernel ** len(spatial) * shape[-1] * features + features, out + (features,)
+    if isinstance(layer, (MaxPool, AvgPool)):
+        return 0, tuple(s // layer.window for s in shape[:-1]) + shape[-1:]
+    if isinstance(layer, Flatten):
+        return 0, (math.prod(shape),)
+    if isinstance(layer, LayerNorm):
+        return 2 * shape[-1], shape
+    if isinstance(layer, Residual):
+        return parameters(layer.layer, shape, dims)
+    if isinstance(layer, (LSTM, GRU)):
+        hidden, gates = evaluate_dim(layer.features, dims), 4 if isinstance(layer, LSTM) else 3
+        return gates * hidden * (shape[-1] + hidden + 1), ((shape[0], hidden) if layer.sequences else (hidden,))
     if isinstance(layer, Pipeline):
         total = 0
         for sub in layer.layers:

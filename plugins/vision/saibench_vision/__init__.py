@@ -5,6 +5,7 @@ from typing import Any
 
 from sail_types import hookimpl
 
+from .cnn import cnn
 from .converters import flatten
 from .digits import digits
 
@@ -12,7 +13,7 @@ from .digits import digits
 @hookimpl
 def saibench_modules() -> Sequence[Callable[..., Any]]:
     """The vision modules."""
-    return [digits, flatten]
+    return [digits, flatten, cnn]
 
 
 @hookimpl
