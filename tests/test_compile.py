@@ -39,3 +39,24 @@ def test_training_fits_a_separable_problem() -> None:
     assert trained.epoch_losses[-1] < 0.5 * trained.epoch_losses[0]
     probs, _ = predict(model, trained.params, x)
     assert np.mean(probs.argmax(-1) == y) > 0.95
+
+
+def test_bfloat16_mixed_precision_trains_with_float32_parameters() -> None:
+    from saibench_vision import digits
+
+    from sail_types import Linear, Pipeline, Relu, Softmax
+
+    data = digits()
+    x = data.train.x.reshape(len(data.train.x), -1)
+    xt = data.test.x.reshape(len(data.test.x), -1)
+    layer = Pipeline(Linear(64), Relu(), Linear(10), Softmax())
+    full, low = compile_model(layer, {}), compile_model(layer, {}, precision="bfloat16")
+    params, _ = full.init(jax.random.key(0), (64,))
+    a, b = np.asarray(jax.jit(full.apply)(params, xt)), np.asarray(jax.jit(low.apply)(params, xt))
+    assert b.dtype == np.float32 and not np.array_equal(a, b)
+    np.testing.assert_allclose(a, b, rtol=0.05, atol=0.05)  # bfloat16 keeps ~3 significant digits
+    training = Training(optax.adam(3e-3), epochs=20, batch_size=64)
+    trained = fit(low, training, "cross_entropy", x, data.train.y, key=jax.random.key(0))
+    assert all(p.dtype == np.float32 for p in jax.tree_util.tree_leaves(trained.params))
+    probs, _ = predict(low, trained.params, xt)
+    assert np.mean(probs.argmax(-1) == data.test.y) > 0.93

@@ -145,8 +145,15 @@ def _compile(layer: Layer, dims: Mapping[str, int]) -> tuple[InitFn, ApplyFn]:
     raise InvalidSignature(repr(layer), "saibench cannot compile this layer yet; use Pipeline, Linear, Conv, MaxPool, AvgPool, Flatten, LayerNorm, Residual, LSTM, GRU, Map, Sum, Relu, Tanh, Gelu, Softmax")
 
 
-def compile_model(layer: Layer, dims: Mapping[str, int]) -> CompiledModel:
+PRECISIONS = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+
+
+def compile_model(layer: Layer, dims: Mapping[str, int], precision: str = "float32") -> CompiledModel:
     """Compile a declarative layer, symbolic widths bound from ``dims``.
+
+    With ``precision="bfloat16"`` (mixed precision) parameters stay float32 - the optimizer
+    updates them there - and are cast, with the inputs, for the forward pass; outputs come
+    back as float32 so that losses and metrics are computed at full precision.
 
     Example:
         >>> from sail_types import Pipeline, Linear, Relu, Softmax
@@ -161,4 +168,13 @@ def compile_model(layer: Layer, dims: Mapping[str, int]) -> CompiledModel:
     elif isinstance(layer, Softmax):
         layer, probabilities = Pipeline(), True
     init, apply = _compile(layer, dims)
+    if precision not in PRECISIONS:
+        raise InvalidSignature(precision, f"unknown precision; saibench supports {', '.join(PRECISIONS)}")
+    if precision != "float32":
+        dtype, full = PRECISIONS[precision], apply
+
+        def apply(params: Params, x: jax.Array) -> jax.Array:
+            low = jax.tree_util.tree_map(lambda p: p.astype(dtype), params)
+            return full(low, x.astype(dtype)).astype(jnp.float32)
+
     return CompiledModel(init, apply, probabilities)

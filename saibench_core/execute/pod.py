@@ -152,7 +152,8 @@ def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
     with phases("build"):
         layer: Layer = build(catalog, model, run.dims, hyper.get("model", {}), run.fills)
         training: Training = trainer.fn(**hyper.get("trainer", {}))
-        compiled = compile_model(layer, run.dims)
+        runtime = _module(catalog, "software", run.software).runtime
+        compiled = compile_model(layer, run.dims, runtime.precision if runtime else "float32")
     task = TASKS[problem.task or ""]
     with phases("fit"):  # compile + train, each also timed inside fit
         trained = fit(compiled, training, task.loss, x_train, np.asarray(data.train.y), key=jax.random.key(run.seed))

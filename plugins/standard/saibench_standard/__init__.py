@@ -7,7 +7,7 @@ from sail_types import hookimpl
 
 from .metrics import accuracy, compile_time, inference_throughput, macro_f1, mae, p99_error, rmse, train_time
 from .models import linear, mlp, mlp_regressor
-from .platforms import cpu, gpu, jax_float32, tpu
+from .platforms import cpu, gpu, jax_bfloat16, jax_float32, tpu
 from .rankings import accuracy_per_time, by_accuracy, by_mae
 from .trainers import adam
 
@@ -19,5 +19,5 @@ def saibench_modules() -> Sequence[Callable[..., Any]]:
         mlp, linear, mlp_regressor, adam,
         accuracy, macro_f1, mae, rmse, p99_error, train_time, compile_time, inference_throughput,
         by_accuracy, accuracy_per_time, by_mae,
-        jax_float32, cpu, gpu, tpu,
+        jax_float32, jax_bfloat16, cpu, gpu, tpu,
     ]

@@ -32,6 +32,17 @@ def jax_float32() -> Runtime:
     return Runtime(framework="jax", version=version, precision="float32", platforms=("cpu", "gpu", "tpu"))
 
 
+@software(name="jax-bfloat16", only_with=("hardware:gpu", "hardware:tpu"))
+def jax_bfloat16() -> Runtime:
+    """JAX in mixed precision: bfloat16 forward and backward passes, float32 parameters and
+    optimizer. Only on accelerators: CPUs emulate bfloat16 and gain nothing."""
+    try:
+        version = importlib.metadata.version("jax")
+    except importlib.metadata.PackageNotFoundError:
+        raise Fail("jax is not installed; pip install jax") from None
+    return Runtime(framework="jax", version=version, precision="bfloat16", platforms=("gpu", "tpu"))
+
+
 @hardware()
 def cpu() -> Device:
     """The host CPU. No ``memory_bytes``: host memory is limited per run by
