@@ -39,7 +39,7 @@ import optax
 from saibench_vision import digits
 
 from saibench_core.discovery import load_catalog
-from saibench_core.execute import executors, run_isolated
+from saibench_core.execute import PodOptions, executors, run_isolated
 from saibench_core.planner import Planner, Run
 
 BATCH, WIDTH, LR = 64, 256, 3e-3
@@ -159,9 +159,9 @@ def dask_speedup(catalog: Any, runs: int, epochs: int) -> tuple[float, float]:
         with dask_config.set({"distributed.worker.daemon": False}), \
                 LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR) as cluster:
             address = cluster.scheduler_address
-            list(executors.dask(jobs[:workers], workers=workers, timeout=600, memory_limit_mb=None, address=address))  # warm up
+            list(executors.dask(jobs[:workers], workers=workers, options=PodOptions(), address=address))  # warm up
             start = time.perf_counter()
-            outcomes = [o for _, _, o in executors.dask(jobs, workers=workers, timeout=600, memory_limit_mb=None, address=address)]
+            outcomes = [o for _, _, o in executors.dask(jobs, workers=workers, options=PodOptions(), address=address)]
             walls.append(time.perf_counter() - start)
         if any(o.status != "ok" for o in outcomes):
             raise SystemExit(f"dask run failed: {[o.reason for o in outcomes if o.status != 'ok']}")

@@ -6,12 +6,14 @@ starts pods that do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import click
 from rich.console import Console
 from rich.table import Table
@@ -267,11 +269,16 @@ def _print_boards(boards: Sequence[Leaderboard]) -> None:
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Where pods run: this machine, or Dask (a LocalCluster of -j workers, or --address).")
 @click.option("--address", metavar="URL", help="Dask scheduler, e.g. tcp://10.0.0.1:8786 (implies --executor dask).")
+@click.option("--save-weights", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Save each run's trained parameters as DIR/<run key>.npz.")
+@click.option("--init-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar="FILE",
+              help="Start every run from these saved parameters (fine-tuning); part of each run's key.")
 @click.option("--memory-limit", type=click.FloatRange(min=1), metavar="MiB", help="Kill a run whose resident memory exceeds this.")
 @click.option("--seed", default=0, show_default=True, help="Seed of model initialisation and shuffling.")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
               help="Run each configuration with seeds SEED..SEED+N-1; leaderboards show median and [min, max].")
-def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str | None, memory_limit: float | None, max_chain: int, max_runs: int | None, strict_types: bool, seed: int,
+def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str | None, save_weights: Path | None,
+        init_weights: Path | None, memory_limit: float | None, max_chain: int, max_runs: int | None, strict_types: bool, seed: int,
         repeat: int, fields: Sequence[str], **globs: Sequence[str]) -> None:
     """Plan and execute every feasible run, store the results, print the leaderboards.
 
@@ -280,11 +287,14 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .execute import run_campaign
+    from .execute import PodOptions, run_campaign
 
     catalog = _checked(_catalog(), strict_types)
     _, stream = _plan(catalog, globs, max_chain, seed, fields, max_runs, repeat)
     runs = list(stream)
+    if init_weights is not None:
+        digest = hashlib.sha256(init_weights.read_bytes()).hexdigest()
+        runs = [attrs.evolve(r, init_weights=f"{init_weights.resolve()}#{digest}") for r in runs]
     with _db(db) as store:
         if not runs:
             err.print("saibench: nothing to run: no feasible run (see `saibench solve --all`)")
@@ -304,7 +314,8 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
                     progress.console.print(f"FAIL  {label}: {outcome.reason}", style="red")
                 progress.advance(task)
 
-            counts = run_campaign(catalog, runs, store, jobs=jobs, timeout=timeout, memory_limit_mb=memory_limit,
+            options = PodOptions(timeout, memory_limit, str(save_weights.resolve()) if save_weights else None)
+            counts = run_campaign(catalog, runs, store, jobs=jobs, options=options,
                                   executor="dask" if address else executor, address=address, on_done=done)
         err.print(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already stored; results in {store.path}")
         _print_boards(leaderboards(catalog, store.records("ok")))

@@ -162,3 +162,23 @@ def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path) -> None:
     done = saibench("run", "--db", str(tmp_path / "r.sqlite"), "--problem", "wine", "--model", "linear", "--address", "tcp://127.0.0.1:9")
     assert done.returncode == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_weights_saved_then_loaded_for_fine_tuning(tmp_path: Path) -> None:
+    import sqlite3
+
+    first, second = str(tmp_path / "a.sqlite"), str(tmp_path / "b.sqlite")
+    done = saibench("run", "--db", first, "--problem", "digits", "--model", "mlp", "--save-weights", str(tmp_path / "w"))
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(first) as conn:
+        saved = {json.loads(spec)["hyperparameters"]["model"]["width"]: (json.loads(details)["weights"], json.loads(metrics)["accuracy"])
+                 for spec, details, metrics in conn.execute("SELECT spec, details, metrics FROM runs")}
+    weights, accuracy = saved[64]
+    tuned = saibench("run", "--db", second, "--problem", "digits", "--model", "mlp", "--init-weights", weights)
+    assert tuned.returncode == 1  # the width-256 run cannot take width-64 weights
+    with sqlite3.connect(second) as conn:
+        rows = {json.loads(spec)["hyperparameters"]["model"]["width"]: (status, reason, json.loads(metrics))
+                for spec, status, reason, metrics in conn.execute("SELECT spec, status, reason, metrics FROM runs")}
+    assert rows[256][0] == "failed" and "do not fit this model" in rows[256][1] and "model needs (64, 256)" in rows[256][1]
+    assert rows[64][0] == "ok" and rows[64][2]["accuracy"] >= accuracy - 0.01  # 40 more epochs from trained weights

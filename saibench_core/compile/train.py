@@ -76,10 +76,16 @@ def make_train_fn(model: CompiledModel, training: Training, loss: str, n: int) -
     return train
 
 
-def fit(model: CompiledModel, training: Training, loss: str, x: NDArray[Any], y: NDArray[Any], *, key: jax.Array) -> Trained:
-    """Initialise and train ``model`` on ``(x, y)``; timings exclude compilation."""
+def fit(model: CompiledModel, training: Training, loss: str, x: NDArray[Any], y: NDArray[Any], *, key: jax.Array,
+        initial: Callable[[Params], Params] | None = None) -> Trained:
+    """Initialise and train ``model`` on ``(x, y)``; timings exclude compilation.
+
+    ``initial`` maps the fresh parameters to the starting ones (e.g. loads saved weights).
+    """
     init_key, train_key = jax.random.split(key)
     params, _ = model.init(init_key, tuple(x.shape[1:]))
+    if initial is not None:
+        params = initial(params)
     state = TrainState(params, training.optimizer.init(params))
     xd, yd = jax.device_put(x), jax.device_put(y)
     start = time.perf_counter()

@@ -2,4 +2,6 @@
 
 from .campaign import run_campaign as run_campaign
 from .campaign import run_key as run_key
+from .isolate import PodOptions as PodOptions
 from .isolate import run_isolated as run_isolated
+from .isolate import run_pod as run_pod

@@ -11,6 +11,7 @@ from ..errors import UsageError
 from ..planner import Run
 from ..results import Outcome, Store
 from . import executors
+from .isolate import PodOptions
 
 
 def run_key(catalog: Catalog, run: Run) -> str:
@@ -25,8 +26,8 @@ def run_key(catalog: Catalog, run: Run) -> str:
 
 
 def run_campaign(
-    catalog: Catalog, runs: Sequence[Run], store: Store, *, jobs: int = 1, timeout: float = 600.0,
-    memory_limit_mb: float | None = None, executor: str = "local", address: str | None = None, on_done: Callable[[Run, Outcome | None], None] = lambda run, outcome: None,
+    catalog: Catalog, runs: Sequence[Run], store: Store, *, jobs: int = 1, options: PodOptions | None = None,
+    executor: str = "local", address: str | None = None, on_done: Callable[[Run, Outcome | None], None] = lambda run, outcome: None,
 ) -> dict[str, int]:
     """Execute the runs not yet in ``store``, ``jobs`` pods at a time.
 
@@ -42,10 +43,11 @@ def run_campaign(
             on_done(run, None)
         else:
             pending.append((key, run))
+    options = options or PodOptions()
     if executor == "dask":
-        finished = executors.dask(pending, workers=jobs, timeout=timeout, memory_limit_mb=memory_limit_mb, address=address)
+        finished = executors.dask(pending, workers=jobs, options=options, address=address)
     elif executor == "local":
-        finished = executors.local(pending, workers=jobs, timeout=timeout, memory_limit_mb=memory_limit_mb)
+        finished = executors.local(pending, workers=jobs, options=options)
     else:
         raise UsageError(f"unknown executor {executor!r}; choose one of {', '.join(executors.EXECUTORS)}")
     for key, run, outcome in finished:

@@ -19,23 +19,22 @@ from typing import Any
 from ..errors import UsageError
 from ..planner import Run
 from ..results import Outcome
-from .isolate import run_isolated
+from .isolate import PodOptions, run_pod
 
 Job = tuple[str, Run]
 EXECUTORS = ("local", "dask")
 
 
-def local(jobs: Sequence[Job], *, workers: int, timeout: float, memory_limit_mb: float | None) -> Iterator[tuple[str, Run, Outcome]]:
+def local(jobs: Sequence[Job], *, workers: int, options: PodOptions) -> Iterator[tuple[str, Run, Outcome]]:
     """Run pods from a thread pool of ``workers``."""
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        futures = {pool.submit(run_isolated, run, timeout=timeout, memory_limit_mb=memory_limit_mb): (key, run) for key, run in jobs}
+        futures = {pool.submit(run_pod, key, run, options): (key, run) for key, run in jobs}
         for future in as_completed(futures):
             key, run = futures[future]
             yield key, run, future.result()
 
 
-def dask(jobs: Sequence[Job], *, workers: int, timeout: float, memory_limit_mb: float | None,
-         address: str | None = None) -> Iterator[tuple[str, Run, Outcome]]:
+def dask(jobs: Sequence[Job], *, workers: int, options: PodOptions, address: str | None = None) -> Iterator[tuple[str, Run, Outcome]]:
     """Run pods as Dask tasks on the cluster at ``address``, or on a ``LocalCluster``."""
     try:
         import dask as dask_core
@@ -51,7 +50,7 @@ def dask(jobs: Sequence[Job], *, workers: int, timeout: float, memory_limit_mb: 
         try:
             with Client(address or cluster, timeout="10s") as client:  # type: ignore[no-untyped-call]
                 futures = {
-                    client.submit(run_isolated, run, timeout=timeout, memory_limit_mb=memory_limit_mb, pure=False,
+                    client.submit(run_pod, key, run, options, pure=False,
                                   key=f"saibench-run-{key}"): (key, run)
                     for key, run in jobs
                 }

@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import attrs
 import psutil
 
 from ..planner import Run
@@ -35,7 +36,8 @@ LOG_TAIL_LINES = 20
 PRELOAD = ["__main__", "saibench_core.execute.warm"]
 
 
-def _pod_entry(run_json: dict[str, Any], conn: Connection, log_path: str, path: list[str], environ: dict[str, str]) -> None:
+def _pod_entry(run_json: dict[str, Any], conn: Connection, log_path: str, path: list[str], environ: dict[str, str],
+               save_weights: str | None) -> None:
     # the fork server started earlier: take the campaign's import path and environment
     sys.path[:] = path
     os.environ.clear()
@@ -50,7 +52,7 @@ def _pod_entry(run_json: dict[str, Any], conn: Connection, log_path: str, path: 
 
     warm = sys.modules.get("saibench_core.execute.warm")  # present when forked from the fork server
     try:
-        result = execute(Run.from_json(run_json), warm.catalog() if warm else None)
+        result = execute(Run.from_json(run_json), warm.catalog() if warm else None, save_weights)
     except BaseException as exc:  # reported to the parent, never raised past the pod
         traceback.print_exception(exc)
         tail = "".join(traceback.format_exception(exc)[-3:]).strip()
@@ -115,14 +117,16 @@ def _tail(path: Path) -> str:
     return "\n".join(lines[-LOG_TAIL_LINES:])
 
 
-def run_isolated(run: Run, *, timeout: float, memory_limit_mb: float | None = None, method: str = "forkserver") -> Outcome:
+def run_isolated(run: Run, *, timeout: float, memory_limit_mb: float | None = None, method: str = "forkserver",
+                 save_weights: str | None = None) -> Outcome:
     """Execute ``run`` in a fresh process, killed after ``timeout`` seconds or above
-    ``memory_limit_mb`` of resident memory; ``method`` is a multiprocessing start method."""
+    ``memory_limit_mb`` of resident memory; ``method`` is a multiprocessing start method;
+    ``save_weights`` a ``.npz`` path for the trained parameters."""
     ctx = _context(method)
     receiver, sender = ctx.Pipe(duplex=False)
     with tempfile.TemporaryDirectory(prefix="saibench-pod-") as tmp:
         log_path = Path(tmp) / "pod.log"
-        process = ctx.Process(target=_pod_entry, args=(run.to_json(), sender, str(log_path), list(sys.path), dict(os.environ)), daemon=True)
+        process = ctx.Process(target=_pod_entry, args=(run.to_json(), sender, str(log_path), list(sys.path), dict(os.environ), save_weights), daemon=True)
         start = time.perf_counter()
         process.start()
         sender.close()
@@ -161,3 +165,18 @@ def run_isolated(run: Run, *, timeout: float, memory_limit_mb: float | None = No
         details = {**details, "monitor": monitor.summary(), "log_tail": _tail(log_path)}
     metrics = details.pop("metrics", {}) if status == "ok" else {}
     return Outcome(status, metrics, reason, details, wall)
+
+
+@attrs.frozen
+class PodOptions:
+    """How every pod of a campaign runs: its limits, and where trained weights go."""
+
+    timeout: float = 600.0
+    memory_limit_mb: float | None = None
+    save_weights_dir: str | None = None
+
+
+def run_pod(key: str, run: Run, options: PodOptions) -> Outcome:
+    """``run_isolated`` with a campaign's options; weights saved as ``<dir>/<key>.npz``."""
+    save = str(Path(options.save_weights_dir) / f"{key[:16]}.npz") if options.save_weights_dir else None
+    return run_isolated(run, timeout=options.timeout, memory_limit_mb=options.memory_limit_mb, save_weights=save)

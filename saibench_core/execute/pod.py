@@ -118,8 +118,9 @@ def environment() -> dict[str, Any]:
     }
 
 
-def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
-    """Execute one run in this process and return its metrics and facts."""
+def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None = None) -> dict[str, Any]:
+    """Execute one run in this process and return its metrics and facts; with
+    ``save_weights``, the trained parameters are written there (``.npz``)."""
     catalog = catalog or load_catalog()
     hardware = _module(catalog, "hardware", run.hardware)
     if hardware.device is None:
@@ -132,7 +133,7 @@ def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
     enable_compilation_cache(jax)
     import numpy as np
 
-    from ..compile import compile_model, fit, predict
+    from ..compile import compile_model, fit, predict, weights
 
     phases = Phases()
     with phases("backend"):
@@ -156,7 +157,11 @@ def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
         compiled = compile_model(layer, run.dims, runtime.precision if runtime else "float32")
     task = TASKS[problem.task or ""]
     with phases("fit"):  # compile + train, each also timed inside fit
-        trained = fit(compiled, training, task.loss, x_train, np.asarray(data.train.y), key=jax.random.key(run.seed))
+        initial = None
+        if run.init_weights:
+            path = Path(run.init_weights.rsplit("#", 1)[0])
+            initial = lambda fresh: weights.load(path, fresh)  # noqa: E731
+        trained = fit(compiled, training, task.loss, x_train, np.asarray(data.train.y), key=jax.random.key(run.seed), initial=initial)
     with phases("predict"):
         scores, inference_seconds = predict(compiled, trained.params, x_test)
     y_pred = scores.argmax(-1) if task.loss == "cross_entropy" else scores.reshape(np.shape(data.test.y))
@@ -168,8 +173,10 @@ def execute(run: Run, catalog: Catalog | None = None) -> dict[str, Any]:
     )
     with phases("metrics"):
         metrics = {name: float(_module(catalog, "metric", name).fn(evaluation)) for name in run.metrics}
+    saved = str(weights.save(trained.params, Path(save_weights))) if save_weights else None
     return {
         "metrics": metrics,
+        "weights": saved,
         "epoch_losses": [float(v) for v in trained.epoch_losses],
         "device": str(device),
         "dataset_checksum": data.checksum,

@@ -47,6 +47,7 @@ class Run:
     seed: int = 0
     fallbacks: tuple[tuple[str, ...], ...] = ()
     fills: tuple[Fill, ...] = ()
+    init_weights: str = ""  # "path#sha256" of saved weights to start from (fine-tuning)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict naming the module in each role."""
@@ -56,6 +57,7 @@ class Run:
             "hyperparameters": {k: dict(v) for k, v in self.hyper.items()},
             "metrics": list(self.metrics), "rankings": list(self.rankings), "seed": self.seed,
             "fallback_chains": [list(c) for c in self.fallbacks], "fills": [f.to_json() for f in self.fills],
+            "init_weights": self.init_weights,
         }
 
     @classmethod
@@ -67,6 +69,7 @@ class Run:
             metrics=tuple(data["metrics"]), rankings=tuple(data["rankings"]), seed=data["seed"],
             fallbacks=tuple(tuple(c) for c in data.get("fallback_chains", ())),
             fills=tuple(Fill.from_json(f) for f in data.get("fills", ())),
+            init_weights=data.get("init_weights", ""),
         )
 
     def modules(self) -> list[tuple[ModuleKind, str]]:

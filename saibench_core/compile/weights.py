@@ -1,0 +1,52 @@
+"""Saving trained parameters and loading them into a later run (pre-train, then fine-tune).
+
+Parameters are a pytree; each leaf is stored in an ``.npz`` under its tree path, so a file
+loads into any model whose parameters have the same paths and shapes, and a mismatch is
+reported leaf by leaf.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import UsageError
+
+
+def _leaves(params: Any) -> dict[str, Any]:
+    flat, _ = jax.tree_util.tree_flatten_with_path(params)
+    return {jax.tree_util.keystr(path): leaf for path, leaf in flat}
+
+
+def save(params: Any, path: Path) -> Path:
+    """Write ``params`` to ``path`` (``.npz``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, Any] = {k: np.asarray(v) for k, v in _leaves(params).items()}
+    np.savez(path, **arrays)
+    return path
+
+
+def load(path: Path, like: Any) -> Any:
+    """Parameters from ``path`` shaped as ``like`` (a freshly initialised model's).
+
+    Raises:
+        UsageError: the file is missing, or its leaves do not match the model's.
+    """
+    try:
+        stored = dict(np.load(path))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read weights {str(path)!r}: {exc}") from None
+    wanted = _leaves(like)
+    problems = [f"{k}: missing" for k in wanted if k not in stored]
+    problems += [f"{k}: file has {stored[k].shape}, model needs {tuple(v.shape)}" for k, v in wanted.items()
+                 if k in stored and stored[k].shape != tuple(v.shape)]
+    problems += [f"{k}: not in this model" for k in stored if k not in wanted]
+    if problems:
+        raise UsageError(f"weights {str(path)!r} do not fit this model: " + "; ".join(problems[:5]) +
+                         (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
+    flat, tree = jax.tree_util.tree_flatten_with_path(like)
+    return jax.tree_util.tree_unflatten(tree, [jnp.asarray(stored[jax.tree_util.keystr(p)], leaf.dtype) for p, leaf in flat])
