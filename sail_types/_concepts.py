@@ -115,6 +115,12 @@ class Evaluation:
         compile_seconds: time spent compiling the training step (the warm-up).
         inference_seconds: wall time to predict the whole test fixture once, compiled.
         n_train, n_test: fixture sizes; epochs: epochs trained.
+        events: the run's event stream, in order, each a dict with a ``"kind"``:
+            ``epoch`` (``epoch``, ``seconds`` since training began, ``train_loss``, and with
+            a metric that ``needs=("epochs",)``, ``test_loss``, ``test_accuracy``),
+            ``timing`` (``compile_seconds``, ``train_seconds``), ``latency`` (``seconds``:
+            single-sample predictions), ``memory`` (``peak_host_bytes``, ``device_bytes``
+            or ``None`` where the device does not say).
     """
 
     y_true: NDArray[Any]
@@ -126,3 +132,4 @@ class Evaluation:
     n_train: int
     n_test: int
     epochs: int
+    events: tuple[dict[str, Any], ...] = ()

@@ -63,6 +63,8 @@ class ModuleSpec:
     only_with: tuple[str, ...] = attrs.field(default=(), converter=_relations)
     never_with: tuple[str, ...] = attrs.field(default=(), converter=_relations)
     constraints: tuple[str, ...] = attrs.field(default=(), converter=_constraints)
+    needs: tuple[str, ...] = ()
+    hard_fail: float | None = None
 
 
 def _mark(spec: ModuleSpec) -> Callable[[F], F]:
@@ -122,14 +124,24 @@ def trainer(
 
 def metric(
     *, goal: Literal["max", "min"], unit: str = "", tasks: tuple[Task, ...] = (),
-    name: str | None = None,
+    name: str | None = None, needs: Iterable[str] = (), hard_fail: float | None = None,
 ) -> Callable[[F], F]:
     """Declare a metric: ``def m(ev: Annotated[Evaluation, Label("k")]) -> float``.
 
     The annotation on ``ev`` (optional) restricts it to problems whose targets have that
-    kind; ``goal`` says whether larger or smaller is better.
+    kind; ``goal`` says whether larger or smaller is better. A metric observes the run's
+    event stream ``ev.events`` in order and may keep state while it does.
+
+    Args:
+        needs: events beyond the default ones; ``"epochs"`` asks for an evaluation on the
+            test fixture after every epoch (taken from parameter snapshots, off the clock).
+        hard_fail: a run whose value is worse than this (below it for ``goal="max"``,
+            above it for ``"min"``) is recorded as failed, its metrics kept.
     """
-    return _mark(ModuleSpec("metric", name, goal=goal, unit=unit, tasks=tasks))
+    unknown = set(needs) - {"epochs"}
+    if unknown:
+        raise InvalidSignature(repr(sorted(unknown)), "a metric can need only 'epochs'")
+    return _mark(ModuleSpec("metric", name, goal=goal, unit=unit, tasks=tasks, needs=tuple(needs), hard_fail=hard_fail))
 
 
 def ranking(*, metrics: tuple[str, ...], field: str = "general", name: str | None = None) -> Callable[[F], F]:

@@ -48,7 +48,7 @@ def _pod_entry(run_json: dict[str, Any], conn: Connection, log_path: str, path: 
     os.dup2(log, 2)  # C libraries (XLA) write here too; Python's streams follow
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-    from .pod import execute
+    from .pod import HardFail, execute
 
     warm = sys.modules.get("saibench_core.execute.warm")  # present when forked from the fork server
     try:
@@ -56,7 +56,8 @@ def _pod_entry(run_json: dict[str, Any], conn: Connection, log_path: str, path: 
     except BaseException as exc:  # reported to the parent, never raised past the pod
         traceback.print_exception(exc)
         tail = "".join(traceback.format_exception(exc)[-3:]).strip()
-        conn.send(("failed", f"{type(exc).__name__}: {exc}", {"traceback": tail}))
+        kept = {"kept_metrics": exc.metrics} if isinstance(exc, HardFail) else {}
+        conn.send(("failed", f"{type(exc).__name__}: {exc}", {"traceback": tail, **kept}))
     else:
         conn.send(("ok", "", result))
     finally:

@@ -88,6 +88,54 @@ def enable_compilation_cache(jax: Any) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+class HardFail(SaibenchError):
+    """A metric crossed its hard-fail threshold; the run fails, its metrics are kept."""
+
+    def __init__(self, reason: str, metrics: dict[str, float]) -> None:
+        super().__init__(reason)
+        self.metrics = metrics
+
+
+def hard_failures(catalog: Catalog, metrics: Mapping[str, float]) -> list[str]:
+    """Each metric whose value is worse than its declared ``hard_fail`` threshold."""
+    out = []
+    for name, value in metrics.items():
+        spec = _module(catalog, "metric", name).spec
+        if spec.hard_fail is None:
+            continue
+        if (value < spec.hard_fail) if spec.goal == "max" else (value > spec.hard_fail):
+            out.append(f"{name} = {value:.4g} is {'below' if spec.goal == 'max' else 'above'} its hard-fail threshold {spec.hard_fail:g}")
+    return out
+
+
+def observe(trained: Any, compiled: Any, loss: str, x_test: Any, y_test: Any, latency: Any, device: Any) -> list[dict[str, Any]]:
+    """The run's event stream: per-epoch evaluations, timings, latencies, memory.
+
+    Epochs inside one compiled scan have no clock of their own; an epoch's ``seconds`` is
+    its share of the training time (every epoch does the same work)."""
+    import resource
+
+    from ..compile.train import epoch_scores
+
+    epochs = len(trained.epoch_losses)
+    test_loss = test_accuracy = None
+    if trained.snapshots is not None:
+        test_loss, test_accuracy = epoch_scores(compiled, loss, trained.snapshots, x_test, y_test)
+    events: list[dict[str, Any]] = []
+    for i in range(epochs):
+        event: dict[str, Any] = {"kind": "epoch", "epoch": i + 1, "seconds": trained.train_seconds * (i + 1) / epochs,
+                                 "train_loss": float(trained.epoch_losses[i])}
+        if test_loss is not None and test_accuracy is not None:
+            event.update(test_loss=float(test_loss[i]), test_accuracy=float(test_accuracy[i]))
+        events.append(event)
+    events.append({"kind": "timing", "compile_seconds": trained.compile_seconds, "train_seconds": trained.train_seconds})
+    events.append({"kind": "latency", "seconds": [float(v) for v in latency]})
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    events.append({"kind": "memory", "peak_host_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                   "device_bytes": (stats or {}).get("peak_bytes_in_use")})
+    return events
+
+
 class Phases:
     """Wall time of each named phase of a run: ``with phases("load"): ...``."""
 
@@ -134,6 +182,7 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
     import numpy as np
 
     from ..compile import compile_model, fit, predict, weights
+    from ..compile.train import latencies
 
     phases = Phases()
     with phases("backend"):
@@ -161,18 +210,25 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         if run.init_weights:
             path = Path(run.init_weights.rsplit("#", 1)[0])
             initial = lambda fresh: weights.load(path, fresh)  # noqa: E731
-        trained = fit(compiled, training, task.loss, x_train, np.asarray(data.train.y), key=jax.random.key(run.seed), initial=initial)
+        needs_epochs = any("epochs" in _module(catalog, "metric", m).spec.needs for m in run.metrics)
+        trained = fit(compiled, training, task.loss, x_train, np.asarray(data.train.y), key=jax.random.key(run.seed),
+                      initial=initial, snapshots=needs_epochs)
     with phases("predict"):
         scores, inference_seconds = predict(compiled, trained.params, x_test)
+        latency = latencies(compiled, trained.params, x_test)
+    with phases("observe"):
+        events = observe(trained, compiled, task.loss, x_test, np.asarray(data.test.y), latency, device)
     y_pred = scores.argmax(-1) if task.loss == "cross_entropy" else scores.reshape(np.shape(data.test.y))
     evaluation = Evaluation(
         y_true=np.asarray(data.test.y), y_pred=y_pred, scores=scores,
         train_seconds=trained.train_seconds, compile_seconds=trained.compile_seconds,
         inference_seconds=inference_seconds, n_train=len(x_train), n_test=len(x_test),
-        epochs=training.epochs,
+        epochs=training.epochs, events=tuple(events),
     )
     with phases("metrics"):
         metrics = {name: float(_module(catalog, "metric", name).fn(evaluation)) for name in run.metrics}
+    if failed := hard_failures(catalog, metrics):
+        raise HardFail("; ".join(failed), metrics)
     saved = str(weights.save(trained.params, Path(save_weights))) if save_weights else None
     return {
         "metrics": metrics,

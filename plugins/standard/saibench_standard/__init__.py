@@ -5,7 +5,22 @@ from typing import Any
 
 from sail_types import hookimpl
 
-from .metrics import accuracy, compile_time, inference_throughput, macro_f1, mae, p99_error, rmse, train_time
+from .metrics import (
+    accuracy,
+    compile_time,
+    inference_throughput,
+    latency_p50,
+    latency_p99,
+    macro_f1,
+    mae,
+    p99_error,
+    peak_device_memory,
+    peak_host_memory,
+    rmse,
+    sanity_accuracy,
+    time_to_95_accuracy,
+    train_time,
+)
 from .models import linear, mlp, mlp_regressor
 from .platforms import cpu, gpu, jax_bfloat16, jax_float32, tpu
 from .rankings import accuracy_per_time, by_accuracy, by_mae
@@ -18,6 +33,7 @@ def saibench_modules() -> Sequence[Callable[..., Any]]:
     return [
         mlp, linear, mlp_regressor, adam,
         accuracy, macro_f1, mae, rmse, p99_error, train_time, compile_time, inference_throughput,
+        time_to_95_accuracy, latency_p50, latency_p99, peak_host_memory, peak_device_memory, sanity_accuracy,
         by_accuracy, accuracy_per_time, by_mae,
         jax_float32, jax_bfloat16, cpu, gpu, tpu,
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -65,3 +65,52 @@ def rmse(ev: Annotated[Evaluation, Scalar()]) -> float:
 def p99_error(ev: Annotated[Evaluation, Scalar()]) -> float:
     """99th percentile of the absolute error: the tail a mean hides."""
     return float(np.percentile(_errors(ev), 99))
+
+
+def _events(ev: Evaluation, kind: str) -> list[dict[str, Any]]:
+    return [e for e in ev.events if e["kind"] == kind]
+
+
+@metric(goal="min", unit="s", needs=("epochs",))
+def time_to_95_accuracy(ev: Annotated[Evaluation, Label("k")]) -> float:
+    """Training seconds until test accuracy first reaches 95 % (infinite if it never does),
+    following the evaluation after each epoch: an iterative metric over the event stream."""
+    for event in _events(ev, "epoch"):  # in order; the state is "not reached yet"
+        if event.get("test_accuracy", 0.0) >= 0.95:
+            return float(event["seconds"])
+    return float("inf")
+
+
+@metric(goal="min", unit="ms")
+def latency_p50(ev: Evaluation) -> float:
+    """Median time to predict one sample, compiled and warmed up."""
+    (event,) = _events(ev, "latency")
+    return float(np.percentile(event["seconds"], 50) * 1000)
+
+
+@metric(goal="min", unit="ms")
+def latency_p99(ev: Evaluation) -> float:
+    """99th percentile of the time to predict one sample: the tail users feel."""
+    (event,) = _events(ev, "latency")
+    return float(np.percentile(event["seconds"], 99) * 1000)
+
+
+@metric(goal="min", unit="MiB")
+def peak_host_memory(ev: Evaluation) -> float:
+    """Peak resident memory of the run's process (data, model, JAX runtime)."""
+    (event,) = _events(ev, "memory")
+    return float(event["peak_host_bytes"] / 2**20)
+
+
+@metric(goal="min", unit="MiB")
+def peak_device_memory(ev: Evaluation) -> float:
+    """Peak memory in use on the accelerator, where JAX reports it (NaN on CPU)."""
+    (event,) = _events(ev, "memory")
+    return float("nan") if event["device_bytes"] is None else float(event["device_bytes"] / 2**20)
+
+
+@metric(goal="max", hard_fail=0.5)
+def sanity_accuracy(ev: Annotated[Evaluation, Label("k")]) -> float:
+    """Test accuracy with a hard-fail threshold: below 50 % the run is recorded as failed
+    (a broken model or pipeline), its metrics kept for inspection."""
+    return float(np.mean(ev.y_pred == ev.y_true))
