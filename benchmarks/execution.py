@@ -13,8 +13,8 @@
 2. **Per-run overhead**: the median, over ``--trivial`` one-epoch runs of ``wine × linear``
    in the local pod pool, of wall time minus the phases the pod measures itself (backend
    start, data, conversion, build, fit, predict, metrics); backend start is also shown apart.
-3. **Dask**: ``--dask-runs`` CPU-bound runs (the digits MLP, XLA pinned to one thread per
-   pod) on a ``LocalCluster`` of 2 workers vs 1 worker, caches warmed first.
+3. **Dask**: ``--dask-runs`` CPU-bound runs (the digits MLP) on a ``LocalCluster`` of 2
+   workers vs 1 worker, each worker pinned to its own core, caches warmed first.
 
 With ``--json`` the last line is one JSON object with ``saibench_samples_per_s``,
 ``handwritten_scan_samples_per_s``, ``ratio_to_scan``, ``per_run_overhead_ms`` and
@@ -130,10 +130,26 @@ def handwritten_per_step(epochs: int) -> float:
     return steps * BATCH * epochs / (time.perf_counter() - start)
 
 
+def _trivial(catalog: Any) -> Run:
+    base = next(r for r in Planner(catalog).runs() if r.problem == "wine" and r.model == "linear")
+    # one epoch: far from trained, so without the hard-fail sanity metric, which would fail it
+    return attrs.evolve(base, hyper={**base.hyper, "trainer": {**base.hyper["trainer"], "epochs": 1}},
+                        metrics=tuple(m for m in base.metrics if m != "sanity_accuracy"))
+
+
+def warm_savings(catalog: Any, n: int) -> tuple[float, float]:
+    """Median wall ms of a trivial run in a freshly spawned process vs one forked from the
+    warm fork server (both are new processes: the isolation is the same)."""
+    run = _trivial(catalog)
+    run_isolated(run, timeout=120)
+    forked = statistics.median(run_isolated(run, timeout=120).wall_seconds for _ in range(n))
+    spawned = statistics.median(run_isolated(run, timeout=120, method="spawn").wall_seconds for _ in range(n))
+    return 1000 * spawned, 1000 * forked
+
+
 def per_run_overhead(catalog: Any, n: int) -> tuple[float, float, float]:
     """(median overhead ms, median backend-start ms, median wall ms) over ``n`` trivial runs."""
-    base = next(r for r in Planner(catalog).runs() if r.problem == "wine" and r.model == "linear")
-    run = attrs.evolve(base, hyper={**base.hyper, "trainer": {**base.hyper["trainer"], "epochs": 1}})
+    run = _trivial(catalog)
     run_isolated(run, timeout=120)  # start the fork server outside the measurement
     overheads, backends, walls = [], [], []
     for _ in range(n):
@@ -145,27 +161,34 @@ def per_run_overhead(catalog: Any, n: int) -> tuple[float, float, float]:
     return statistics.median(overheads), statistics.median(backends), statistics.median(walls)
 
 
-def dask_speedup(catalog: Any, runs: int, epochs: int) -> tuple[float, float]:
-    """Wall seconds of ``runs`` CPU-bound pods on a Dask LocalCluster of 1 and of 2 workers.
-    Each pod's XLA is pinned to one thread, so that one run is one core's work."""
-    from dask import config as dask_config  # imported here: pods fork from a server that imports __main__,
-    from distributed import LocalCluster  # and distributed imported there costs every pod ~0.5 s
+def _pin(core: int) -> None:
+    os.sched_setaffinity(0, {core})
 
-    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+def dask_speedup(catalog: Any, runs: int, epochs: int) -> tuple[float, float]:
+    """Wall seconds of ``runs`` CPU-bound pods on a Dask LocalCluster of 1 and of 2 workers,
+    each worker pinned to a core of its own (as a worker on its own node would be; pods
+    inherit the pinning), every worker's fork server started and caches warmed first."""
+    from dask import config as dask_config  # imported here: pods fork from a server that imports __main__,
+    from distributed import Client, LocalCluster  # and distributed imported there costs every pod ~0.5 s
+
     base = _digits_run(catalog, epochs)
     jobs = [(f"bench-{seed}", attrs.evolve(base, seed=seed)) for seed in range(runs)]
     walls = []
     for workers in (1, 2):
         with dask_config.set({"distributed.worker.daemon": False}), \
-                LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+                LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                Client(cluster) as client:
+            for core, worker in enumerate(sorted(client.scheduler_info()["workers"])):
+                client.run(_pin, core % (os.cpu_count() or 1), workers=[worker])
+            client.run(run_isolated, base, timeout=600)  # on every worker: start its fork server, warm the caches
             address = cluster.scheduler_address
-            list(executors.dask(jobs[:workers], workers=workers, options=PodOptions(), address=address))  # warm up
             start = time.perf_counter()
             outcomes = [o for _, _, o in executors.dask(jobs, workers=workers, options=PodOptions(), address=address)]
             walls.append(time.perf_counter() - start)
+            print(f"  {workers} worker(s): {walls[-1]:.1f} s for {runs} runs, each {statistics.mean(o.wall_seconds for o in outcomes):.2f} s on average")
         if any(o.status != "ok" for o in outcomes):
             raise SystemExit(f"dask run failed: {[o.reason for o in outcomes if o.status != 'ok']}")
-    del os.environ["XLA_FLAGS"]
     return walls[0], walls[1]
 
 
@@ -195,11 +218,15 @@ def main() -> None:
     overhead, backend, wall = per_run_overhead(catalog, args.trivial)
     print(f"per-run overhead (median of {args.trivial} trivial runs): {overhead:.1f} ms outside measured phases; "
           f"JAX backend start {backend:.1f} ms; whole run {wall:.1f} ms")
+    spawned, forked = warm_savings(catalog, 10)
+    print(f"trivial run, median of 10: spawned {spawned:.0f} ms, forked from the warm server {forked:.0f} ms "
+          f"({spawned - forked:.0f} ms saved per run)")
     one, two = dask_speedup(catalog, args.dask_runs, args.dask_epochs)
     print(f"dask LocalCluster, {args.dask_runs} CPU-bound runs: 1 worker {one:.1f} s, 2 workers {two:.1f} s, speedup {one / two:.2f}")
     result = {"saibench_samples_per_s": round(ours), "handwritten_scan_samples_per_s": round(scan),
               "handwritten_per_step_samples_per_s": round(per_step), "ratio_to_scan": round(ours / scan, 3),
               "per_run_overhead_ms": round(overhead, 1), "backend_start_ms": round(backend, 1), "trivial_run_wall_ms": round(wall, 1),
+              "spawned_run_ms": round(spawned), "forked_run_ms": round(forked),
               "dask_1_worker_s": round(one, 2), "dask_2_workers_s": round(two, 2), "dask_speedup_2_workers": round(one / two, 2)}
     if args.json:
         print(json.dumps(result))
