@@ -24,14 +24,14 @@ from .metrics import (
 from .models import linear, mlp, mlp_regressor
 from .platforms import cpu, gpu, jax_bfloat16, jax_float32, tpu
 from .rankings import accuracy_per_time, by_accuracy, by_mae
-from .trainers import adam
+from .trainers import adam, adamw_cosine
 
 
 @hookimpl
 def saibench_modules() -> Sequence[Callable[..., Any]]:
     """The standard modules."""
     return [
-        mlp, linear, mlp_regressor, adam,
+        mlp, linear, mlp_regressor, adam, adamw_cosine,
         accuracy, macro_f1, mae, rmse, p99_error, train_time, compile_time, inference_throughput,
         time_to_95_accuracy, latency_p50, latency_p99, peak_host_memory, peak_device_memory, sanity_accuracy,
         by_accuracy, accuracy_per_time, by_mae,
