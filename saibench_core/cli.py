@@ -23,7 +23,7 @@ from .errors import SaibenchError
 from .planner import ROLES, LeftOut, Planner, Run, sample, select
 from .rank import Leaderboard, leaderboards
 from .results import Store, default_path
-from .results.export import FORMATS, export
+from .results.export import FORMATS, export, json_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -325,14 +325,14 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
 @main.command()
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Results database (default: user data dir).")
 @click.option("--ranking", "ranking_globs", multiple=True, metavar="GLOB", help="Only these rankings.")
-@click.option("--json", "as_json", is_flag=True, help="Print {ranking: [runs, best first]} as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print {ranking: [runs, best first]} as JSON (non-finite values as null).")
 def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool) -> None:
     """Print one leaderboard per ranking from the stored results."""
     catalog = select(_catalog(), {"ranking": ranking_globs})
     with _db(db) as store:
         boards = leaderboards(catalog, store.records("ok"))
     if as_json:
-        click.echo(json.dumps({b.ranking.name: [e.to_json() for e in b.entries] for b in boards}, indent=2))
+        click.echo(json.dumps(json_safe({b.ranking.name: [e.to_json() for e in b.entries] for b in boards}), indent=2, allow_nan=False))
     else:
         _print_boards(boards)
 

@@ -54,3 +54,12 @@ def test_epoch_snapshots_agree_with_the_final_parameters() -> None:
     assert losses.shape == accuracies.shape == (5,)
     assert accuracies[-1] == pytest.approx(np.mean(probs.argmax(-1) == data.test.y))
     assert accuracies[-1] > accuracies[0]
+
+
+def test_non_finite_metrics_become_null_in_json() -> None:
+    import json
+
+    from saibench_core.results.export import json_safe
+
+    out = json.dumps(json_safe({"m": [float("nan"), float("inf"), 1.5], "n": (2, "x")}), allow_nan=False)
+    assert json.loads(out) == {"m": [None, None, 1.5], "n": [2, "x"]}

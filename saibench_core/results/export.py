@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,18 @@ from ..errors import UsageError
 from .store import Record
 
 FORMATS = ("csv", "json", "parquet")
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (a metric never reached, or not available on
+    this device) as ``None``, so that the output is standard JSON (``null``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def rows(records: Iterable[Record]) -> list[dict[str, Any]]:
@@ -43,7 +56,7 @@ def export(records: Iterable[Record], path: Path, fmt: str) -> int:
     """
     table = rows(records)
     if fmt == "json":
-        path.write_text(json.dumps(table, indent=1))
+        path.write_text(json.dumps(json_safe(table), indent=1, allow_nan=False))
     elif fmt == "csv":
         with path.open("w", newline="") as out:
             writer = csv.DictWriter(out, fieldnames=list(table[0]) if table else ["key"])
