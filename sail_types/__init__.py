@@ -49,6 +49,7 @@ from ._nn import Linear as Linear
 from ._nn import Map as Map
 from ._nn import MaxPool as MaxPool
 from ._nn import Pipeline as Pipeline
+from ._nn import Recurrent as Recurrent
 from ._nn import Relu as Relu
 from ._nn import Residual as Residual
 from ._nn import Softmax as Softmax

@@ -5,9 +5,14 @@ Widths may be symbolic dims (``Linear("k")``), bound by the planner from the pro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 import attrs
 
-from ._types import Dim, _check_dim
+from ._types import Dim, _check_dim, evaluate_dim
+
+Shape = tuple[int, ...]
 
 
 @attrs.frozen
@@ -78,6 +83,12 @@ class Conv(Layer):
     stride: int = 1
     padding: str = attrs.field(default="SAME", validator=attrs.validators.in_(("SAME", "VALID")))
 
+    def output_shape(self, shape: Shape, dims: Mapping[str, int]) -> Shape:
+        """The sample shape this convolution produces from ``shape``."""
+        kernel = evaluate_dim(self.kernel, dims)
+        spatial = tuple(-(-s // self.stride) if self.padding == "SAME" else (s - kernel) // self.stride + 1 for s in shape[:-1])
+        return spatial + (evaluate_dim(self.features, dims),)
+
 
 @attrs.frozen
 class MaxPool(Layer):
@@ -85,12 +96,20 @@ class MaxPool(Layer):
 
     window: int = 2
 
+    def output_shape(self, shape: Shape) -> Shape:
+        """Spatial axes divided by the window, channels kept."""
+        return tuple(s // self.window for s in shape[:-1]) + shape[-1:]
+
 
 @attrs.frozen
 class AvgPool(Layer):
     """Mean over non-overlapping ``window``-wide patches of the spatial axes."""
 
     window: int = 2
+
+    def output_shape(self, shape: Shape) -> Shape:
+        """Spatial axes divided by the window, channels kept."""
+        return tuple(s // self.window for s in shape[:-1]) + shape[-1:]
 
 
 @attrs.frozen
@@ -113,17 +132,34 @@ class Residual(Layer):
 
 
 @attrs.frozen
-class LSTM(Layer):
-    """A long short-term memory layer over ``(t, d)`` samples, ``features`` hidden units;
-    the last hidden state, or every step's with ``sequences=True``."""
+class Recurrent(Layer):
+    """A recurrent layer over ``(t, d)`` samples with ``features`` hidden units; the last
+    hidden state, or every step's with ``sequences=True``."""
 
     features: Dim = attrs.field(converter=_check_dim)
     sequences: bool = False
+    gates: ClassVar[int] = 0
+
+    def output_shape(self, shape: Shape, dims: Mapping[str, int]) -> Shape:
+        """``(t, hidden)`` with ``sequences``, else ``(hidden,)``."""
+        hidden = evaluate_dim(self.features, dims)
+        return (shape[0], hidden) if self.sequences else (hidden,)
+
+    def parameter_count(self, shape: Shape, dims: Mapping[str, int]) -> int:
+        """Input and hidden weights and a bias for every gate."""
+        hidden = evaluate_dim(self.features, dims)
+        return self.gates * hidden * (shape[-1] + hidden + 1)
 
 
 @attrs.frozen
-class GRU(Layer):
-    """A gated recurrent unit layer over ``(t, d)`` samples, as ``LSTM``."""
+class LSTM(Recurrent):
+    """A long short-term memory layer (gates: input, forget, cell, output)."""
 
-    features: Dim = attrs.field(converter=_check_dim)
-    sequences: bool = False
+    gates: ClassVar[int] = 4
+
+
+@attrs.frozen
+class GRU(Recurrent):
+    """A gated recurrent unit layer (gates: reset, update, new)."""
+
+    gates: ClassVar[int] = 3

@@ -12,7 +12,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from sail_types import GRU, LSTM, AvgPool, Conv, LayerNorm, MaxPool, evaluate_dim
+from sail_types import LSTM, AvgPool, Conv, LayerNorm, MaxPool, Recurrent, evaluate_dim
 
 Params = Any
 Shape = tuple[int, ...]
@@ -26,17 +26,12 @@ _SPATIAL = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
 def conv(layer: Conv, dims: Mapping[str, int]) -> Pair:
     features, kernel = evaluate_dim(layer.features, dims), evaluate_dim(layer.kernel, dims)
 
-    def out_size(size: int) -> int:
-        if layer.padding == "SAME":
-            return -(-size // layer.stride)
-        return (size - kernel) // layer.stride + 1
-
     def init(key: jax.Array, shape: Shape) -> tuple[Params, Shape]:
         spatial = len(shape) - 1
         if spatial not in _SPATIAL:
             raise ValueError(f"Conv takes (w, c) or (h, w, c) samples, got shape {shape}")
         w = jax.nn.initializers.lecun_normal()(key, (kernel,) * spatial + (shape[-1], features), jnp.float32)
-        return {"w": w, "b": jnp.zeros((features,), jnp.float32)}, tuple(out_size(s) for s in shape[:-1]) + (features,)
+        return {"w": w, "b": jnp.zeros((features,), jnp.float32)}, layer.output_shape(shape, dims)
 
     def apply(params: Params, x: jax.Array) -> jax.Array:
         spatial = x.ndim - 2
@@ -52,7 +47,7 @@ def pool(layer: MaxPool | AvgPool) -> Pair:
     window = layer.window
 
     def init(key: jax.Array, shape: Shape) -> tuple[Params, Shape]:
-        return (), tuple(s // window for s in shape[:-1]) + shape[-1:]
+        return (), layer.output_shape(shape)
 
     def apply(params: Params, x: jax.Array) -> jax.Array:
         dims = (1,) + (window,) * (x.ndim - 2) + (1,)
@@ -89,10 +84,9 @@ def layer_norm(layer: LayerNorm) -> Pair:
     return init, apply
 
 
-def recurrent(layer: LSTM | GRU, dims: Mapping[str, int]) -> Pair:
+def recurrent(layer: Recurrent, dims: Mapping[str, int]) -> Pair:
     """LSTM gates (i, f, g, o) or GRU gates (r, z, n) from one input and one hidden matrix."""
-    hidden = evaluate_dim(layer.features, dims)
-    gates = 4 if isinstance(layer, LSTM) else 3
+    hidden, gates = evaluate_dim(layer.features, dims), layer.gates
 
     def init(key: jax.Array, shape: Shape) -> tuple[Params, Shape]:
         if len(shape) != 2:
@@ -103,7 +97,7 @@ def recurrent(layer: LSTM | GRU, dims: Mapping[str, int]) -> Pair:
             "wh": jax.nn.initializers.orthogonal()(k2, (hidden, gates * hidden), jnp.float32),
             "b": jnp.zeros((gates * hidden,), jnp.float32),
         }
-        return params, ((shape[0], hidden) if layer.sequences else (hidden,))
+        return params, layer.output_shape(shape, dims)
 
     def lstm_cell(params: Params, carry: Any, x_t: jax.Array) -> tuple[Any, jax.Array]:
         h, c = carry

@@ -16,8 +16,6 @@ import jax
 import jax.numpy as jnp
 
 from sail_types import (
-    GRU,
-    LSTM,
     AvgPool,
     Conv,
     Flatten,
@@ -28,6 +26,7 @@ from sail_types import (
     Map,
     MaxPool,
     Pipeline,
+    Recurrent,
     Relu,
     Residual,
     Softmax,
@@ -135,7 +134,7 @@ def _compile(layer: Layer, dims: Mapping[str, int]) -> tuple[InitFn, ApplyFn]:
         return layers.flatten()
     if isinstance(layer, LayerNorm):
         return layers.layer_norm(layer)
-    if isinstance(layer, (LSTM, GRU)):
+    if isinstance(layer, Recurrent):
         return layers.recurrent(layer, dims)
     if isinstance(layer, Pipeline):
         return _pipeline(layer, dims)

@@ -11,8 +11,6 @@ import math
 from collections.abc import Mapping
 
 from sail_types import (
-    GRU,
-    LSTM,
     AvgPool,
     Conv,
     Flatten,
@@ -23,6 +21,7 @@ from sail_types import (
     Map,
     MaxPool,
     Pipeline,
+    Recurrent,
     Relu,
     Residual,
     Softmax,
@@ -51,20 +50,17 @@ def parameters(layer: Layer, shape: tuple[int, ...], dims: Mapping[str, int]) ->
         return None if inner is None else (inner[0], shape[:1] + inner[1])
     if isinstance(layer, Conv):
         kernel, features = evaluate_dim(layer.kernel, dims), evaluate_dim(layer.features, dims)
-        spatial = shape[:-1]
-        out = tuple(-(-s // layer.stride) if layer.padding == "SAME" else (s - kernel) // layer.stride + 1 for s in spatial)
-        return kernel ** len(spatial) * shape[-1] * features + features, out + (features,)
+        return kernel ** (len(shape) - 1) * shape[-1] * features + features, layer.output_shape(shape, dims)
     if isinstance(layer, (MaxPool, AvgPool)):
-        return 0, tuple(s // layer.window for s in shape[:-1]) + shape[-1:]
+        return 0, layer.output_shape(shape)
     if isinstance(layer, Flatten):
         return 0, (math.prod(shape),)
     if isinstance(layer, LayerNorm):
         return 2 * shape[-1], shape
     if isinstance(layer, Residual):
         return parameters(layer.layer, shape, dims)
-    if isinstance(layer, (LSTM, GRU)):
-        hidden, gates = evaluate_dim(layer.features, dims), 4 if isinstance(layer, LSTM) else 3
-        return gates * hidden * (shape[-1] + hidden + 1), ((shape[0], hidden) if layer.sequences else (hidden,))
+    if isinstance(layer, Recurrent):
+        return layer.parameter_count(shape, dims), layer.output_shape(shape, dims)
     if isinstance(layer, Pipeline):
         total = 0
         for sub in layer.layers:
