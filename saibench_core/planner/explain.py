@@ -19,7 +19,7 @@ from ..discovery import Descriptor
 from .dims import mismatch, to_z3
 from .hyper import pruned_points
 from .match import equalities
-from .plan import Planner
+from .plan import Planner, point_label
 from .relations import conflict
 
 
@@ -99,7 +99,7 @@ def _beyond_types(planner: Planner, problem: Descriptor, model: Descriptor, dims
     if isinstance(comps, str):
         reasons.append(Reason("submodule", pm, comps))
     if model.hyper and not planner.grid(model, dims):
-        pruned = "; ".join(f"{_point(p)} violates {' and '.join(bad)}" for p, bad in pruned_points(model, dims))
+        pruned = "; ".join(f"{point_label(p)} violates {' and '.join(bad)}" for p, bad in pruned_points(model, dims))
         reasons.append(Reason("constraint", (f"model {model.name}",), f"every grid point is pruned with dims {dict(dims)}: {pruned}"))
     trainers = planner.catalog.of("trainer")
     fit = [t for t in trainers if not t.spec.tasks or problem.spec.task in t.spec.tasks]
@@ -127,10 +127,6 @@ def _beyond_types(planner: Planner, problem: Descriptor, model: Descriptor, dims
         if all(too_big):
             reasons += [Reason("memory", pm, why) for why in dict.fromkeys(too_big) if why]
     return reasons
-
-
-def _point(hyper: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in hyper.items())
 
 
 def unused(planner: Planner) -> Iterator[tuple[Descriptor, list[Reason]]]:

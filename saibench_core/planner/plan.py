@@ -194,7 +194,7 @@ class Planner:
         need = count * BYTES_PER_PARAMETER.get(software.runtime.precision, 4)
         if need <= hardware.device.memory_bytes:
             return None
-        return (f"model {model.name} at {_point(hyper)} has {count:,} parameters, {need / 2**20:,.1f} MiB in "
+        return (f"model {model.name} at {point_label(hyper)} has {count:,} parameters, {need / 2**20:,.1f} MiB in "
                 f"{software.runtime.precision}, more than hardware {hardware.name}'s {hardware.device.memory_bytes / 2**20:,.1f} MiB")
 
     def tuples(self, seeds: Sequence[int] = (0,)) -> Iterator[RunTuple]:
@@ -238,8 +238,12 @@ class Planner:
                                 yield from itertools.product((problem,), (model,), (fills,), (found,), (trainer,), t_platforms,
                                                              p_points, m_points, trainer_points[trainer.name], seeds)
                                 continue
-                            for pl, hp, hm, ht, seed in itertools.product(t_platforms, p_points, m_points, trainer_points[trainer.name], seeds):
-                                if self.memory_reason(model, found.dims, hm, fills, *pl) is None:
+                            # memory depends on the platform and the model's point only: decide each pair once
+                            fits = {(i, j) for i, pl in enumerate(t_platforms) for j, hm in enumerate(m_points)
+                                    if self.memory_reason(model, found.dims, hm, fills, *pl) is None}
+                            for (i, pl), hp, (j, hm), ht, seed in itertools.product(
+                                    enumerate(t_platforms), p_points, enumerate(m_points), trainer_points[trainer.name], seeds):
+                                if (i, j) in fits:
                                     yield problem, model, fills, found, trainer, pl, hp, hm, ht, seed
 
     def runs(self, seeds: Sequence[int] = (0,)) -> Iterator[Run]:
@@ -282,5 +286,6 @@ def _fill_key(fill: Fill) -> str:
     return json.dumps(fill.to_json(), sort_keys=True, default=str)
 
 
-def _point(hyper: Mapping[str, Any]) -> str:
+def point_label(hyper: Mapping[str, Any]) -> str:
+    """``width=64, depth=2``, or ``its defaults`` for an empty point."""
     return ", ".join(f"{k}={v}" for k, v in hyper.items()) or "its defaults"

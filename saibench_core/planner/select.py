@@ -1,9 +1,11 @@
-"""Narrowing a catalog by glob patterns on module names, before planning."""
+"""Narrowing a plan: glob patterns on module names before planning, sampling after."""
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import attrs
 
@@ -11,6 +13,8 @@ from sail_types._modules import ModuleKind
 
 from ..discovery import Catalog
 from ..errors import UsageError
+
+T = TypeVar("T")
 
 
 def select(catalog: Catalog, patterns: Mapping[ModuleKind, Sequence[str]], fields: Sequence[str] = ()) -> Catalog:
@@ -40,3 +44,18 @@ def select(catalog: Catalog, patterns: Mapping[ModuleKind, Sequence[str]], field
                 raise UsageError(f"no problem has a field matching {pattern!r}; installed fields: {', '.join(known) or 'none'}")
         keep = [m for m in keep if m.kind != "problem" or any(fnmatch.fnmatchcase(m.spec.field, g) for g in fields)]
     return attrs.evolve(catalog, modules=tuple(keep))
+
+
+def sample(items: Iterable[T], k: int, seed: int) -> list[T]:
+    """``k`` items drawn uniformly without replacement, in stream order, deterministically
+    for a given seed (reservoir sampling: the stream is read once, never stored whole)."""
+    rng = random.Random(seed)
+    reservoir: list[tuple[int, T]] = []
+    for i, item in enumerate(items):
+        if i < k:
+            reservoir.append((i, item))
+        else:
+            j = rng.randrange(i + 1)
+            if j < k:
+                reservoir[j] = (i, item)
+    return [item for _, item in sorted(reservoir, key=lambda pair: pair[0])]
