@@ -11,7 +11,7 @@ hyperparameters.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -50,6 +50,13 @@ class Fill:
         inner = "".join(f"[{f.label()}]" for f in self.fills)
         via = "→".join(self.chain)
         return f"{self.slot}={via + '→' if via else ''}{self.model}{inner}"
+
+
+def walk(fills: Sequence[Fill]) -> Iterator[Fill]:
+    """Every fill, nested ones included, outermost first."""
+    for fill in fills:
+        yield fill
+        yield from walk(fill.fills)
 
 
 def defaults(module: Descriptor) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import attrs
 import z3
 
 from ..discovery import Descriptor
+from .compose import walk
 from .dims import mismatch, to_z3
 from .hyper import pruned_points
 from .match import equalities
@@ -135,11 +136,7 @@ def unused(planner: Planner) -> Iterator[tuple[Descriptor, list[Reason]]]:
     for problem, model, fills, _, trainer, (sw, hw), *_ in planner.tuples():
         for kind, desc in (("problem", problem), ("model", model), ("trainer", trainer), ("software", sw), ("hardware", hw)):
             used[kind].add(desc.name)
-        pending = list(fills)
-        while pending:  # a model used only inside another one's slot is used
-            fill = pending.pop()
-            used["model"].add(fill.model)
-            pending += fill.fills
+        used["model"].update(fill.model for fill in walk(fills))  # a model used only inside a slot is used
     catalog = planner.catalog
     for desc in catalog:
         if desc.kind not in used or desc.name in used[desc.kind]:

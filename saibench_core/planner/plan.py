@@ -18,7 +18,7 @@ import attrs
 from sail_types._modules import ModuleKind
 
 from ..discovery import Catalog, Descriptor
-from .compose import DEFAULT_DEPTH, Composer, Fill, build
+from .compose import DEFAULT_DEPTH, Composer, Fill, build, walk
 from .hyper import grid_points
 from .match import Match, Matcher
 from .memory import BYTES_PER_PARAMETER, parameters
@@ -76,12 +76,9 @@ class Run:
         """Every module the run uses, by kind: roles, chains, fills, metrics."""
         used: list[tuple[ModuleKind, str]] = [(role, getattr(self, role)) for role in ROLES]
         used += [("converter", name) for chain in (self.chain, *self.fallbacks) for name in chain]
-        pending = list(self.fills)
-        while pending:
-            fill = pending.pop(0)
+        for fill in walk(self.fills):
             used.append(("model", fill.model))
             used += [("converter", name) for name in fill.chain]
-            pending += fill.fills
         return used + [("metric", name) for name in self.metrics]
 
     @property
