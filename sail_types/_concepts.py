@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 import numpy as np
 from numpy.typing import NDArray
+
+from ._errors import InvalidSignature
 
 if TYPE_CHECKING:
     import optax
@@ -15,25 +18,85 @@ X = TypeVar("X")
 Y = TypeVar("Y")
 
 
-@attrs.frozen
+LOSSES = ("cross_entropy", "squared_error", "absolute_error")
+PREDICTIONS = ("argmax", "identity")
+
+
+def _check_loss(loss: object) -> object:
+    if loss is not None and not callable(loss) and loss not in LOSSES:
+        raise InvalidSignature(repr(loss), f"a task's loss is one of {', '.join(LOSSES)}, or a callable "
+                               "loss(outputs, targets) -> per-sample losses written with jax.numpy")
+    return loss
+
+
+def _check_prediction(prediction: object) -> object:
+    if prediction is not None and prediction not in PREDICTIONS:
+        raise InvalidSignature(repr(prediction), f"a task's prediction is one of {', '.join(PREDICTIONS)}: 'argmax' "
+                               "turns per-class scores into a class index, 'identity' keeps the output as it is")
+    return prediction
+
+
+@attrs.frozen(repr=False)
 class Task:
-    """A task kind. Problems and models of the same task kind can meet; the task decides
-    the training loss (cross-entropy for ``Classify``, squared error for regression kinds).
+    """A task kind: what a problem asks and a model solves, with its training loss and how a
+    model's outputs become predictions.
+
+    A task may *refine* another: ``Forecast = Task("Forecast", refines=Regress)`` is a
+    regression over ordered data, so a Forecast problem accepts every model that solves
+    Regress (not the other way round), and inherits the loss and prediction it does not set.
+    Plugins define their own tasks the same way.
+
+    Args:
+        name: the task's name, shown in plans and explanations.
+        loss: ``"cross_entropy"`` (class indices against per-class scores),
+            ``"squared_error"``, ``"absolute_error"``, or a callable
+            ``loss(outputs, targets) -> per-sample losses`` written with ``jax.numpy``.
+        prediction: ``"argmax"`` (scores to a class index) or ``"identity"``.
+        refines: the more general task this one is a case of.
+
+    Example:
+        >>> Nowcast = Task("Nowcast", refines=Forecast)
+        >>> Nowcast.accepts(Regress), Regress.accepts(Nowcast), Nowcast.loss
+        (True, False, 'squared_error')
     """
 
     name: str
-    loss: str
+    loss: str | Callable[..., Any] | None = attrs.field(default=None, validator=lambda _, __, v: _check_loss(v))
+    prediction: str | None = attrs.field(default=None, validator=lambda _, __, v: _check_prediction(v))
+    refines: Task | None = None
+
+    def __attrs_post_init__(self) -> None:
+        parent = self.refines
+        if self.loss is None:
+            object.__setattr__(self, "loss", parent.loss if parent else "squared_error")
+        if self.prediction is None:
+            object.__setattr__(self, "prediction", parent.prediction if parent else "identity")
+
+    def lineage(self) -> tuple[Task, ...]:
+        """This task, then each task it refines, most general last."""
+        chain: list[Task] = []
+        task: Task | None = self
+        while task is not None and task not in chain:
+            chain.append(task)
+            task = task.refines
+        return tuple(chain)
+
+    def accepts(self, solver: Task) -> bool:
+        """Whether a module solving ``solver`` can take a problem of this task: ``solver`` is
+        this task or one it refines."""
+        return solver in self.lineage()
 
     def __repr__(self) -> str:
         return self.name
 
 
-Classify = Task("Classify", loss="cross_entropy")
+Classify = Task("Classify", loss="cross_entropy", prediction="argmax")
 Regress = Task("Regress", loss="squared_error")
 Predict = Task("Predict", loss="squared_error")
-Segment = Task("Segment", loss="cross_entropy")
-Denoise = Task("Denoise", loss="squared_error")
-Forecast = Task("Forecast", loss="squared_error")
+Segment = Task("Segment", loss="cross_entropy", prediction="argmax")
+Denoise = Task("Denoise", refines=Regress)
+Forecast = Task("Forecast", refines=Regress)
+# the built-in tasks by name, for display and tests; the engine reads a module's own Task
 TASKS = {t.name: t for t in (Classify, Regress, Predict, Segment, Denoise, Forecast)}
 
 

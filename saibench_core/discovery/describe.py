@@ -29,6 +29,9 @@ from sail_types import (
 from sail_types._modules import ModuleKind
 
 
+SPLIT_SEED = "split_seed"
+
+
 @attrs.frozen
 class HyperParam:
     """A hyperparameter: a keyword parameter with a default; ``Suggest`` makes a grid."""
@@ -68,6 +71,7 @@ class Descriptor:
     runtime: Runtime | None = None
     source_hash: str = ""
     doc: str = ""
+    takes_split_seed: bool = False  # a problem with a keyword ``split_seed``: the engine varies its split
     fn: Callable[..., Any] = attrs.field(default=None, eq=False, repr=False)
 
     @property
@@ -140,10 +144,12 @@ def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     keyword = [p for p in params if p.kind is p.KEYWORD_ONLY]
     slots = tuple(Slot(p.name, p.default) for p in keyword if isinstance(p.default, Requirement))
+    # a problem's ``split_seed`` is not a hyperparameter: it is the run's split (``--repeat`` varies it)
+    takes_split_seed = spec.kind == "problem" and any(p.name == SPLIT_SEED for p in keyword)
     hyper = tuple(
         HyperParam(p.name, p.default.values if isinstance(p.default, Suggestion) else (p.default,))
         for p in keyword
-        if not isinstance(p.default, Requirement)
+        if not isinstance(p.default, Requirement) and not (takes_split_seed and p.name == SPLIT_SEED)
     )
     if slots and spec.kind != "model":
         raise InvalidSignature(who, "only a model can Require a submodule")
@@ -189,6 +195,7 @@ def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
         slots=slots,
         source_hash=_source_hash(fn),
         doc=inspect.getdoc(fn) or "",
+        takes_split_seed=takes_split_seed,
         fn=fn,
         **fields,
     )

@@ -48,6 +48,8 @@ class Run:
     fallbacks: tuple[tuple[str, ...], ...] = ()
     fills: tuple[Fill, ...] = ()
     init_weights: str = ""  # "path#sha256" of saved weights to start from (fine-tuning)
+    split: int = 0  # the data split: the problem's ``split_seed`` and the seed of the validation carve
+    dataset_checksum: str = ""  # SHA-256 of the problem's arrays at this point, set by the campaign before running
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict naming the module in each role."""
@@ -57,7 +59,7 @@ class Run:
             "hyperparameters": {k: dict(v) for k, v in self.hyper.items()},
             "metrics": list(self.metrics), "rankings": list(self.rankings), "seed": self.seed,
             "fallback_chains": [list(c) for c in self.fallbacks], "fills": [f.to_json() for f in self.fills],
-            "init_weights": self.init_weights,
+            "init_weights": self.init_weights, "split": self.split, "dataset_checksum": self.dataset_checksum,
         }
 
     @classmethod
@@ -69,7 +71,8 @@ class Run:
             metrics=tuple(data["metrics"]), rankings=tuple(data["rankings"]), seed=data["seed"],
             fallbacks=tuple(tuple(c) for c in data.get("fallback_chains", ())),
             fills=tuple(Fill.from_json(f) for f in data.get("fills", ())),
-            init_weights=data.get("init_weights", ""),
+            init_weights=data.get("init_weights", ""), split=data.get("split", 0),
+            dataset_checksum=data.get("dataset_checksum", ""),
         )
 
     def modules(self) -> list[tuple[ModuleKind, str]]:

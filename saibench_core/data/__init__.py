@@ -1,0 +1,3 @@
+"""Datasets: what saibench computes about a problem's data, whatever the plugin says of it."""
+
+from .checksum import dataset_checksum as dataset_checksum

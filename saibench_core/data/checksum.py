@@ -1,0 +1,39 @@
+"""The checksum of a problem's data, computed by saibench from the arrays themselves.
+
+A plugin's own ``Dataset.checksum`` is a claim; this is a measurement. It covers every
+fixture (train, test, and validation where the problem provides one), each array's dtype,
+shape and bytes, so a changed value, order, dtype or split is a changed dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+
+def _feed(digest: Any, name: str, array: Any) -> None:
+    values = np.ascontiguousarray(np.asarray(array))
+    digest.update(f"{name}:{values.dtype.str}:{values.shape};".encode())
+    digest.update(values.tobytes())
+
+
+def dataset_checksum(data: Any) -> str:
+    """SHA-256 (hex) over the fixtures of ``data`` (a ``sail_types.Dataset``).
+
+    Example:
+        >>> from sail_types import Dataset, Test, Train
+        >>> a = Dataset(Train(np.zeros((2, 3)), np.zeros(2)), Test(np.ones((1, 3)), np.ones(1)))
+        >>> b = Dataset(Train(np.zeros((2, 3)), np.zeros(2)), Test(np.ones((1, 3)), np.zeros(1)))
+        >>> dataset_checksum(a) == dataset_checksum(b)
+        False
+    """
+    digest = hashlib.sha256()
+    for split in ("train", "validation", "test"):
+        fixture = getattr(data, split, None)
+        if fixture is None:
+            continue
+        _feed(digest, f"{split}.x", fixture.x)
+        _feed(digest, f"{split}.y", fixture.y)
+    return digest.hexdigest()
