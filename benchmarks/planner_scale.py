@@ -110,7 +110,7 @@ def product_and_filter(catalog: Catalog) -> tuple[int, int]:
             continue
         if hw.device.platform not in sw.runtime.platforms:
             continue
-        if trainer.spec.tasks and problem.spec.task not in trainer.spec.tasks:
+        if trainer.spec.tasks and not any(problem.spec.task.accepts(t) for t in trainer.spec.tasks):
             continue
         if isinstance(planner.match(problem, model), str) or conflict(problem, model):
             continue
@@ -130,7 +130,7 @@ def z3_allsat_rate(catalog: Catalog, seconds: float) -> float:
         solver.add(var >= 0, var < n)
     for i, problem in enumerate(problems):
         ok_models = [j for j, model in enumerate(models) if not isinstance(planner.match(problem, model), str)]
-        ok_trainers = [j for j, tr in enumerate(trainers) if not tr.spec.tasks or problem.spec.task in tr.spec.tasks]
+        ok_trainers = [j for j, tr in enumerate(trainers) if not tr.spec.tasks or any(problem.spec.task.accepts(x) for x in tr.spec.tasks)]
         solver.add(z3.Implies(p == i, z3.And(z3.Or([m == j for j in ok_models] or [z3.BoolVal(False)]),
                                              z3.Or([t == j for j in ok_trainers] or [z3.BoolVal(False)]))))
     pairs = [z3.And(s == a, h == b) for a, sw in enumerate(software) for b, hw in enumerate(hardware)

@@ -1,7 +1,9 @@
 """The reference planner: the SAIBench paper's Algorithm 1 (backtracking over roles), with
 converter chains and submodule fillers found by brute force, dims checked by substitution,
-constraints by Python's ``eval`` and relations by ``fnmatch``, not by the planner's code.
-Obviously correct, exponentially slow; used only to check the real planner."""
+constraints by Python's ``eval``, relations by ``fnmatch`` among all five roles, tasks by
+walking ``refines`` by hand, model ``Fail`` by calling the factory, and memory by the
+formula of a ``Linear`` layer - not by the planner's code. Obviously correct,
+exponentially slow; used only to check the real planner."""
 
 from __future__ import annotations
 
@@ -10,6 +12,33 @@ import itertools
 from typing import Any
 
 from saibench_core.discovery import Catalog, Descriptor
+from sail_types import Fail, Input
+
+BYTES_FLOAT32 = 4
+
+
+def solves(asked: Any, solver: Any) -> bool:
+    """Whether a module solving ``solver`` takes a problem of task ``asked``: ``asked`` is
+    ``solver`` or refines it, walking ``refines`` by hand."""
+    while asked is not None:
+        if asked == solver:
+            return True
+        asked = asked.refines
+    return False
+
+
+def builds(model: Descriptor, env: dict[str, int], point: tuple[tuple[str, Any], ...]) -> tuple[bool, int | None]:
+    """(does not raise Fail, parameter count of its single Linear) at this point."""
+    if model.fn is None:
+        return True, None
+    try:
+        layer = model.fn(Input(model.input, dict(env)), **dict(point))
+    except Fail:
+        return False, None
+    (linear,) = layer.layers
+    last = model.input.dims[-1]  # type: ignore[union-attr]
+    fan_in = last if isinstance(last, int) else env[last]
+    return True, fan_in * linear.features + linear.features
 
 MAX_FALLBACKS = 2
 
@@ -91,7 +120,7 @@ def fillings(host: Descriptor, env: dict[str, int], catalog: Catalog, max_chain:
         per_element = depth == 2 and element is not None and element.kind == req.input.kind
         options = []
         for filler in sorted(catalog.of("model"), key=lambda m: m.name):
-            if filler.spec.task != req.task:
+            if not solves(req.task, filler.spec.task):
                 continue
             found = best((_bound(req.input, env), _bound(req.output, env)), filler, catalog.of("converter"), max_chain if per_element else 0)
             if found is None:
@@ -135,29 +164,39 @@ def points(module: Descriptor, env: dict[str, int]) -> list[tuple[tuple[str, Any
     return out
 
 
+def _bind_problem(p: Descriptor, hp: tuple[tuple[str, Any], ...]) -> tuple[Any, Any]:
+    env = dict(hp)
+    return _bound(p.input, env), _bound(p.output, env)
+
+
 def reference_plan(catalog: Catalog, max_chain: int = 3) -> set[tuple[Any, ...]]:
     """Every feasible run as a hashable tuple."""
     out: set[tuple[Any, ...]] = set()
     converters = catalog.of("converter")
     for p in catalog.of("problem"):
         for m in catalog.of("model"):
-            if p.spec.task != m.spec.task:
+            if not solves(p.spec.task, m.spec.task):
                 continue
-            found = best((p.input, p.output), m, converters, max_chain)
-            if found is None:
-                continue
-            for fills in fillings(m, found[2], catalog, max_chain, 2) or []:
-                for t in catalog.of("trainer"):
-                    if t.spec.tasks and p.spec.task not in t.spec.tasks:
-                        continue
-                    for sw in catalog.of("software"):
-                        for hw in catalog.of("hardware"):
-                            if hw.failure or sw.runtime is None or hw.device.platform not in sw.runtime.platforms:  # type: ignore[union-attr]
-                                continue
-                            if not related(p, m, t, sw, hw):
-                                continue
-                            for hm in points(m, found[2]):
-                                for ht in points(t, {}):
-                                    out.add((p.name, m.name, t.name, sw.name, hw.name, found[0], found[1],
-                                             tuple(sorted(found[2].items())), hm, ht, found[3], fills))
+            for hp in points(p, {}):
+                found = best(_bind_problem(p, hp), m, converters, max_chain)
+                if found is None:
+                    continue
+                for fills in fillings(m, found[2], catalog, max_chain, 2) or []:
+                    for t in catalog.of("trainer"):
+                        if t.spec.tasks and not any(solves(p.spec.task, task) for task in t.spec.tasks):
+                            continue
+                        for sw in catalog.of("software"):
+                            for hw in catalog.of("hardware"):
+                                if hw.failure or sw.runtime is None or hw.device.platform not in sw.runtime.platforms:  # type: ignore[union-attr]
+                                    continue
+                                if not related(p, m, t, sw, hw):
+                                    continue
+                                for hm in points(m, found[2]):
+                                    ok, count = builds(m, found[2], hm)
+                                    memory = hw.device.memory_bytes  # type: ignore[union-attr]
+                                    if not ok or (memory is not None and count is not None and count * BYTES_FLOAT32 > memory):
+                                        continue
+                                    for ht in points(t, {}):
+                                        out.add((p.name, m.name, t.name, sw.name, hw.name, found[0], found[1],
+                                                 tuple(sorted(found[2].items())), hp, hm, ht, found[3], fills))
     return out

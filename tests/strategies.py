@@ -1,17 +1,41 @@
 """Hypothesis strategies: random catalogs within the class the reference planner decides
 by plain substitution (converter and model inputs use bare names or integers), with
-converters, submodule slots, relations, constrained grids and failing hardware."""
+converters, submodule slots, relations (also trainers' and software's naming models),
+constrained grids, problem hyperparameters that bind dims, a refined task (Forecast
+problems meet Regress models), model factories that raise ``Fail``, hardware memory and
+failing hardware."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 from hypothesis import strategies as st
 
 from saibench_core.discovery import Catalog, Descriptor, HyperParam, Slot
-from sail_types import Classify, Device, Label, ModuleSpec, Regress, Requirement, Runtime, Sequence, Set, Tensor
+from sail_types import (
+    Classify,
+    Device,
+    Fail,
+    Forecast,
+    Input,
+    Label,
+    Layer,
+    Linear,
+    ModuleSpec,
+    Pipeline,
+    Regress,
+    Requirement,
+    Runtime,
+    Sequence,
+    Set,
+    Tensor,
+)
 
 TASKS = (Classify, Regress)
 MOSTLY_CLASSIFY = (Classify, Classify, Classify, Regress)
+PROBLEM_TASKS = (Classify, Classify, Regress, Forecast)
 KINDS = {"Tensor": Tensor, "Sequence": Sequence, "Set": Set}
 PROBLEM_KINDS = ["Sequence", "Tensor"]  # models taking a Set need a converter chain
 
@@ -20,15 +44,33 @@ def _type(kind: str, dims: tuple[object, ...]) -> object:
     return KINDS[kind](*dims)
 
 
+def factory(fail_h0: int | None, fail_d: int | None) -> Callable[..., Layer]:
+    """A model factory: ``Linear(8 * h0)`` (so its size depends on the point), raising
+    ``Fail`` at ``h0 == fail_h0`` or when dim ``d`` is ``fail_d``."""
+
+    def fn(x: Input, **hyper: Any) -> Layer:
+        if fail_h0 is not None and hyper.get("h0") == fail_h0:
+            raise Fail(f"h0={fail_h0} is not supported")
+        if fail_d is not None and x.dims.get("d") == fail_d:
+            raise Fail(f"d={fail_d} is too narrow")
+        return Pipeline(Linear(8 * hyper.get("h0", 1)))
+
+    return fn
+
+
 @st.composite
 def problems(draw: st.DrawFn, i: int) -> Descriptor:
     kind = draw(st.sampled_from(PROBLEM_KINDS))
     rank = 2 if kind != "Tensor" else draw(st.integers(1, 2))
-    dims = tuple(draw(st.integers(2, 4)) for _ in range(rank))
-    spec = ModuleSpec("problem", task=draw(st.sampled_from(MOSTLY_CLASSIFY)), field=draw(st.sampled_from(["f0", "f1"])),
+    dims: tuple[object, ...] = tuple(draw(st.integers(2, 4)) for _ in range(rank))
+    hyper: tuple[HyperParam, ...] = ()
+    if draw(st.integers(0, 3)) == 0:  # a hyperparameter that binds the last dim
+        hyper = (HyperParam("n", tuple(sorted(draw(st.sets(st.integers(2, 4), min_size=1, max_size=2))))),)
+        dims = dims[:-1] + ("n",)
+    spec = ModuleSpec("problem", task=draw(st.sampled_from(PROBLEM_TASKS)), field=draw(st.sampled_from(["f0", "f1"])),
                       only_with=draw(st.sampled_from([()] * 6 + [("model:m0", "model:m2"), ("field:f0",)])),
                       never_with=draw(st.sampled_from([()] * 6 + [("trainer:t1",)])))
-    return Descriptor(f"p{i}", "problem", "gen", "0", spec, input=_type(kind, dims), output=Label(draw(st.integers(2, 3))))  # type: ignore[arg-type]
+    return Descriptor(f"p{i}", "problem", "gen", "0", spec, input=_type(kind, dims), output=Label(draw(st.integers(2, 3))), hyper=hyper)  # type: ignore[arg-type]
 
 
 @st.composite
@@ -63,7 +105,10 @@ def models(draw: st.DrawFn, i: int) -> Descriptor:
     spec = ModuleSpec("model", task=task, field=draw(st.sampled_from(["f0", "f1"])), constraints=constraints,
                       only_with=draw(st.sampled_from([()] * 8 + [("problem:p0",), ("trainer:t0", "problem:p1"), ("field:f1",), ("hardware:hw0",)])),
                       never_with=draw(st.sampled_from([()] * 8 + [("problem:p1",), ("software:s0",)])))
-    return Descriptor(f"m{i}", "model", "gen", "0", spec, input=_type(kind, dims), output=out, hyper=hyper, slots=slots)  # type: ignore[arg-type]
+    fn = None
+    if not slots and draw(st.booleans()):
+        fn = factory(draw(st.sampled_from([None, 1, 2])), draw(st.sampled_from([None, None, 2, 3])))
+    return Descriptor(f"m{i}", "model", "gen", "0", spec, input=_type(kind, dims), output=out, hyper=hyper, slots=slots, fn=fn)  # type: ignore[arg-type]
 
 
 @st.composite
@@ -84,15 +129,19 @@ def catalogs(draw: st.DrawFn) -> Catalog:
                                hyper=(HyperParam("w", (8, 16)),) if draw(st.booleans()) else ()))
     for i in range(draw(st.integers(1, 2))):
         tasks = tuple(draw(st.sets(st.sampled_from(TASKS))))
-        never = draw(st.sampled_from([()] * 4 + [("hardware:hw1",)]))
+        never = draw(st.sampled_from([()] * 4 + [("hardware:hw1",), ("model:m1",)]))
+        only = draw(st.sampled_from([()] * 6 + [("model:m0", "model:leaf*"), ("problem:p0",)]))
         hyper = (HyperParam("lr", (1, 2)),) if draw(st.booleans()) else ()
-        mods.append(Descriptor(f"t{i}", "trainer", "gen", "0", ModuleSpec("trainer", tasks=tasks, never_with=never), hyper=hyper))
+        mods.append(Descriptor(f"t{i}", "trainer", "gen", "0", ModuleSpec("trainer", tasks=tasks, never_with=never, only_with=only), hyper=hyper))
     for i in range(draw(st.integers(1, 2))):
         plats = tuple(sorted({"cpu"} | draw(st.sets(st.sampled_from(["gpu", "tpu"])))))
-        mods.append(Descriptor(f"s{i}", "software", "gen", "0", ModuleSpec("software"), runtime=Runtime("jax", "0", "float32", plats)))
+        never = draw(st.sampled_from([()] * 6 + [("model:m2",), ("trainer:t1",)]))
+        mods.append(Descriptor(f"s{i}", "software", "gen", "0", ModuleSpec("software", never_with=never), runtime=Runtime("jax", "0", "float32", plats)))
     for i in range(draw(st.integers(1, 3))):
         if i == 0 or draw(st.booleans()):
-            mods.append(Descriptor(f"hw{i}", "hardware", "gen", "0", ModuleSpec("hardware"), device=Device(draw(st.sampled_from(["cpu", "gpu"])))))
+            memory = draw(st.sampled_from([None, None, 300, 600]))
+            mods.append(Descriptor(f"hw{i}", "hardware", "gen", "0", ModuleSpec("hardware"),
+                                   device=Device(draw(st.sampled_from(["cpu", "gpu"])), memory_bytes=memory)))
         else:
             mods.append(Descriptor(f"hw{i}", "hardware", "gen", "0", ModuleSpec("hardware"), failure="absent"))
     return Catalog(tuple(mods))

@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from saibench_core.discovery import Catalog
 from saibench_core.planner import Fill, Planner
 from saibench_core.planner.dims import unify
+from saibench_core.planner.explain import explain_pair
 from sail_types import Image, Label, Tensor
 
 from .reference_planner import reference_plan
@@ -18,9 +19,9 @@ def _fill(f: Fill) -> tuple[object, ...]:
 def as_tuples(catalog: Catalog, max_chain: int = 3) -> set[tuple[object, ...]]:
     return {
         (r.problem, r.model, r.trainer, r.software, r.hardware, r.chain, r.chain_cost,
-         tuple(sorted(r.dims.items())), tuple(r.hyper["model"].items()), tuple(r.hyper["trainer"].items()),
-         r.fallbacks, tuple(map(_fill, r.fills)))
-        for r in Planner(catalog, max_chain=max_chain).runs()
+         tuple(sorted(r.dims.items())), tuple(r.hyper["problem"].items()), tuple(r.hyper["model"].items()),
+         tuple(r.hyper["trainer"].items()), r.fallbacks, tuple(map(_fill, r.fills)))
+        for r in Planner(catalog, max_chain=max_chain, contained=False).runs()
     }
 
 
@@ -34,6 +35,23 @@ def test_planner_agrees_with_reference_on_random_catalogs(catalog: Catalog) -> N
 @given(catalogs())
 def test_planner_agrees_with_short_chain_cap(catalog: Catalog) -> None:
     assert as_tuples(catalog, max_chain=1) == reference_plan(catalog, max_chain=1)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(catalogs())
+def test_explain_is_empty_exactly_when_solve_plans_the_pair(catalog: Catalog) -> None:
+    planner = Planner(catalog, contained=False)
+    planned = {(r.problem, r.model) for r in planner.runs()}
+    for problem in catalog.of("problem"):
+        for model in catalog.of("model"):
+            reasons = explain_pair(planner, problem, model)
+            assert (not reasons) == ((problem.name, model.name) in planned), (problem.name, model.name, reasons)
+            assert all(r.detail and r.requirement for r in reasons)
+    left = {lo.modules for lo in planner.left_out()}
+    for problem in catalog.of("problem"):
+        for model in catalog.of("model"):
+            if (problem.name, model.name) not in planned:
+                assert (f"problem {problem.name}", f"model {model.name}") in left
 
 
 def test_z3_inverts_products() -> None:

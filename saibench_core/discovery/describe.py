@@ -28,7 +28,6 @@ from sail_types import (
 )
 from sail_types._modules import ModuleKind
 
-
 SPLIT_SEED = "split_seed"
 
 
@@ -116,6 +115,17 @@ def _check_constraints(who: str, spec: ModuleSpec, hyper: tuple[HyperParam, ...]
                                    f"hyperparameters ({sorted(numeric) or 'none'}) nor signature dims ({sorted(dims) or 'none'})")
 
 
+def _check_problem_dims(who: str, hyper: tuple[HyperParam, ...], fields: dict[str, Any]) -> None:
+    """A problem's dims are integers or its integer hyperparameters, which bind them per run."""
+    integral = {h.name for h in hyper if all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in h.grid)}
+    for where in ("input", "output"):
+        free = fields[where].symbols() - integral
+        if free:
+            raise InvalidSignature(who, f"the problem's {where} type {fields[where]!r} uses dims {sorted(free)} that are not "
+                                   f"positive-integer hyperparameters of the problem ({sorted(integral) or 'none'}); "
+                                   "use integers, or add e.g. 'window: int = Suggest([8, 16])' and write TimeSeries('window', 1)")
+
+
 def _check_slots(who: str, slots: tuple[Slot, ...], fields: dict[str, Any]) -> None:
     """A slot's dims must be bound by the model's own signature, or its filler has no size."""
     dims = frozenset().union(*(t.symbols() for t in (fields.get("input"), fields.get("output")) if t is not None))
@@ -184,6 +194,8 @@ def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
                 raise InvalidSignature(who, f"a {spec.kind} module returns {expected.__name__}(...) or raises Fail(reason); got {probed!r}")
             fields["device" if spec.kind == "hardware" else "runtime"] = probed
     _check_constraints(who, spec, hyper, fields)
+    if spec.kind == "problem":
+        _check_problem_dims(who, hyper, fields)
     _check_slots(who, slots, fields)
     return Descriptor(
         name=spec.name or fn.__name__,

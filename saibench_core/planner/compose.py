@@ -84,7 +84,7 @@ class Composer:
         fills: list[Fill] = []
         reasons = []
         for model in self.models:
-            if model.spec.task != req.task:
+            if model.spec.task is None or not req.task.accepts(model.spec.task):
                 continue
             found = self.matcher(source_in, source_out, model, chains=per_element)
             if isinstance(found, str):

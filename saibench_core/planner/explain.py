@@ -1,137 +1,159 @@
-"""Explanations: every reason a pairing yields no run, not just the first.
+"""Explanations: every rule a pairing violates, not just the first.
 
-Structural requirements (task, relations, kinds, ranks, slots, trainers, platforms,
-memory) are checked one by one. Dimension requirements are tracked as soft constraints
-in a Z3 ``Optimize`` (MaxSAT): the assignment that satisfies the most of them leaves the
-*whole* set of conflicting equalities violated, where an unsat core would name one - the
-way Spack's concretizer reports "errors as soft facts".
+``explain_pair`` walks the same candidates as the planner's join, stage by stage, with the
+same rules (``rules.py``): the problem's grid points and the types, then the model's
+slots, grid points, constraints and ``Fail``, then trainers, then platforms, then what
+only a whole combination decides (a trainer's relation with a platform, memory). A stage
+in which no candidate survives contributes the reasons of all its candidates; the pairing
+is feasible exactly when every stage has a survivor and some combination passes, which is
+when ``solve`` plans at least one run of it (a property test checks this).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-import attrs
-import z3
-
 from ..discovery import Descriptor
-from .compose import walk
-from .dims import mismatch, to_z3
-from .hyper import pruned_points
-from .match import equalities
-from .plan import Planner, point_label
-from .relations import conflict
+from . import rules
+from .compose import Fill, walk
+from .dims import mismatch
+from .match import Match, bind
+from .plan import Planner
+from .rules import Reason, label
+
+__all__ = ["Reason", "explain_pair", "unused"]
 
 
-@attrs.frozen
-class Reason:
-    """One violated requirement: what it is, the modules involved, in plain words."""
-
-    requirement: str
-    modules: tuple[str, ...]
-    detail: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"requirement": self.requirement, "modules": list(self.modules), "detail": self.detail}
+def _dedupe(reasons: list[Reason]) -> list[Reason]:
+    return list(dict.fromkeys(reasons))
 
 
-def violated_dims(source: tuple[str, Any, Any], chain: Sequence[Descriptor], model: Descriptor) -> list[str] | None:
-    """The dim equalities of ``source → chain → model`` left violated by a MaxSAT pass, in
-    words; ``None`` when the kinds or ranks already differ (no dims to weigh)."""
-    name, source_in, source_out = source
-    pairs = equalities(source_in, source_out, chain, model)
-    if any(mismatch(a[1], b[1]) for a, b in pairs):
-        return None
-    who = {"source": name, "model": f"model {model.name}", **{f"c{i}": f"converter {c.name}" for i, c in enumerate(chain)}}
-    symbols: dict[str, Any] = {}
-    opt = z3.Optimize()
-    opt.set("timeout", 5000)
-    soft: list[tuple[Any, str]] = []
-    for (ls, lt), (rs, rt) in pairs:
-        for i, (ld, rd) in enumerate(zip(lt.dims, rt.dims)):
-            term = to_z3(ld, ls, symbols) == to_z3(rd, rs, symbols)
-            soft.append((term, f"dim {i + 1} of {who[ls]}'s {lt!r} ({ld}) must equal dim {i + 1} of {who[rs]}'s {rt!r} ({rd})"))
-    opt.add(*[s >= 1 for s in symbols.values()])
-    for term, _ in soft:
-        opt.add_soft(term, 1)
-    if opt.check() != z3.sat:
-        return ["the dims admit no positive solution (or Z3 could not decide in 5 s)"]
-    found = opt.model()
-    broken = [words for term, words in soft if not z3.is_true(found.eval(term, model_completion=True))]
-    bound = {k: found.eval(v, model_completion=True) for k, v in symbols.items()}
-    return [f"{words} (closest agreement: {', '.join(f'{k}={v}' for k, v in sorted(bound.items())) or 'no unknowns'})"
-            for words in broken]
+def _model_stage(planner: Planner, problem: Descriptor, model: Descriptor,
+                 matches: list[tuple[dict[str, Any], Match]]) -> tuple[list[tuple[Match, tuple[Fill, ...], dict[str, Any]]], list[Reason]]:
+    """The (match, fills, model point) candidates that pass slots, constraints and
+    ``Fail``, and the reasons of those that do not."""
+    survivors: list[tuple[Match, tuple[Fill, ...], dict[str, Any]]] = []
+    reasons: list[Reason] = []
+    for dims_match in {tuple(sorted(m.dims.items())): m for _, m in matches}.values():
+        comps = planner.composer.compositions(model, dims_match.dims) if model.slots else [()]
+        if isinstance(comps, str):
+            reasons.append(Reason("submodule", (label(problem), label(model)), comps))
+            continue
+        for hm in _points(model):
+            if why := rules.constraint(model, hm, dims_match.dims):
+                reasons += why
+                continue
+            for fills in comps:
+                if why := rules.model_fail(planner, model, dims_match.dims, hm, fills):
+                    reasons += why
+                else:
+                    survivors.append((dims_match, fills, hm))
+    return survivors, reasons
+
+
+def _points(module: Descriptor) -> list[dict[str, Any]]:
+    from .hyper import judged_points
+
+    return [point for point, _ in judged_points(module)]
+
+
+def _exploratory(planner: Planner, problem: Descriptor, model: Descriptor) -> list[Reason]:
+    """When no type matches, the model's constraints and ``Fail`` judged without dims
+    (or with what the target alone binds): a model wrong in several ways gets each."""
+    assert model.output is not None and problem.output is not None
+    dims: dict[str, int] = {}
+    target = bind(problem.output, {})
+    if not mismatch(model.output, target):
+        dims = {d: v for d, v in zip(model.output.dims, target.dims) if isinstance(d, str) and isinstance(v, int)}
+    points = _points(model)
+    constrained = [rules.constraint(model, hm, None) for hm in points]
+    failing = [rules.model_fail(planner, model, dims, hm, ()) if not model.slots else [] for hm in points]
+    reasons: list[Reason] = []
+    if points and all(constrained):
+        reasons += [r for why in constrained for r in why]
+    if points and all(failing):
+        reasons += [r for why in failing for r in why]
+    return reasons
 
 
 def explain_pair(planner: Planner, problem: Descriptor, model: Descriptor) -> list[Reason]:
     """Every reason ``problem`` × ``model`` yields no run (empty when it yields some)."""
-    pm = (f"problem {problem.name}", f"model {model.name}")
-    reasons: list[Reason] = []
-    if problem.task != model.task:
-        reasons.append(Reason("task", pm, f"problem {problem.name} is a {problem.task} task, model {model.name} solves {model.task}"))
-    if why := conflict(problem, model):
-        reasons.append(Reason("relation", pm, why))
-    assert problem.input and problem.output and model.input and model.output
-    if why := mismatch(model.output, problem.output):
-        reasons.append(Reason("output type", pm, f"model output {model.output!r} cannot be problem target {problem.output!r}: {why}"))
-    chains = planner.matcher.chains(problem.input.kind, model.input.kind, planner.max_chain)
-    if not chains:
-        reasons.append(Reason("converter chain", pm, f"no chain of at most {planner.max_chain} converters turns "
-                              f"{problem.input.kind} into {model.input.kind} (installed converters: "
-                              f"{', '.join(f'{c.name} {c.input!r}->{c.output!r}' for c in planner.matcher.converters) or 'none'})"))
-    elif not mismatch(model.output, problem.output):
-        found = planner.matcher(problem.input, problem.output, model)
-        if isinstance(found, str):
-            for chain in chains:
-                via = " → ".join(c.name for c in chain) or "no converter"
-                for words in violated_dims((f"problem {problem.name}", problem.input, problem.output), chain, model) or []:
-                    reasons.append(Reason("dims", pm + tuple(f"converter {c.name}" for c in chain), f"via {via}: {words}"))
+    reasons = rules.task(problem, model) + rules.relation(problem, model)
+    matches: list[tuple[dict[str, Any], Match]] = []
+    type_reasons: list[Reason] = []
+    for hp in planner.grid(problem):
+        found = rules.types(planner, problem, hp, model)
+        if isinstance(found, Match):
+            matches.append((hp, found))
         else:
-            reasons += _beyond_types(planner, problem, model, found.dims)
-    return reasons
-
-
-def _beyond_types(planner: Planner, problem: Descriptor, model: Descriptor, dims: Any) -> list[Reason]:
-    """Reasons after the types agree: slots, constraints, trainers, platforms, memory."""
-    pm = (f"problem {problem.name}", f"model {model.name}")
-    reasons: list[Reason] = []
-    comps = planner.composer.compositions(model, dims)
-    if isinstance(comps, str):
-        reasons.append(Reason("submodule", pm, comps))
-    if model.hyper and not planner.grid(model, dims):
-        pruned = "; ".join(f"{point_label(p)} violates {' and '.join(bad)}" for p, bad in pruned_points(model, dims))
-        reasons.append(Reason("constraint", (f"model {model.name}",), f"every grid point is pruned with dims {dict(dims)}: {pruned}"))
-    trainers = planner.catalog.of("trainer")
-    fit = [t for t in trainers if not t.spec.tasks or problem.spec.task in t.spec.tasks]
-    if not fit:
-        reasons.append(Reason("trainer", pm, f"no installed trainer handles {problem.task} "
-                              f"({', '.join(f'{t.name}: {list(map(str, t.spec.tasks))}' for t in trainers) or 'none installed'})"))
-    for t in fit:
-        if why := conflict(problem, t) or conflict(model, t):
-            reasons.append(Reason("relation", pm + (f"trainer {t.name}",), why))
-    platforms = planner.platforms()
+            type_reasons += found
+    if not matches:
+        return _dedupe(reasons + type_reasons + _exploratory(planner, problem, model))
+    survivors, model_reasons = _model_stage(planner, problem, model, matches)
+    if not survivors:
+        reasons += model_reasons
+    trainers, trainer_reasons = _trainer_stage(planner, problem, model)
+    if not trainers:
+        reasons += trainer_reasons
+    platforms, platform_reasons = _platform_stage(planner, problem, model)
     if not platforms:
-        reasons += [Reason("platform", (f"{d.kind} {d.name}",), f"Fail: {d.failure}")
-                    for d in planner.catalog.of("software") + planner.catalog.of("hardware") if d.failure]
-        if not reasons or all(r.requirement != "platform" for r in reasons):
-            reasons.append(Reason("platform", (), "no installed software runs on any installed hardware"))
-    usable = []
-    for sw, hw in platforms:
-        if why := conflict(problem, sw) or conflict(problem, hw) or conflict(model, sw) or conflict(model, hw):
-            reasons.append(Reason("relation", pm + (f"software {sw.name}", f"hardware {hw.name}"), why))
+        reasons += platform_reasons
+    if reasons:
+        return _dedupe(reasons)
+    return _dedupe(_combination_stage(planner, model, survivors, trainers, platforms))
+
+
+def _trainer_stage(planner: Planner, problem: Descriptor, model: Descriptor) -> tuple[list[Descriptor], list[Reason]]:
+    survivors, reasons = [], []
+    trainers = planner.catalog.of("trainer")
+    if not trainers:
+        reasons.append(Reason("trainer", (label(problem),), "no trainer is installed"))
+    for t in trainers:
+        why = rules.trainer_task(problem, t) + rules.relation(problem, t) + rules.relation(model, t)
+        if not planner.grid(t):
+            why.append(Reason("constraint", (label(t),), f"every grid point of trainer {t.name} violates {' or '.join(t.spec.constraints)}"))
+        if why:
+            reasons += why
         else:
-            usable.append((sw, hw))
-    if usable and not isinstance(comps, str) and planner.grid(model, dims):
-        too_big = [planner.memory_reason(model, dims, hm, fills, sw, hw)
-                   for fills in comps for hm in planner.grid(model, dims) for sw, hw in usable]
-        if all(too_big):
-            reasons += [Reason("memory", pm, why) for why in dict.fromkeys(too_big) if why]
+            survivors.append(t)
+    return survivors, reasons
+
+
+def _platform_stage(planner: Planner, problem: Descriptor, model: Descriptor) -> tuple[list[tuple[Descriptor, Descriptor]], list[Reason]]:
+    survivors, reasons = [], []
+    pairs = [(sw, hw) for sw in planner.catalog.of("software") for hw in planner.catalog.of("hardware")]
+    if not pairs:
+        reasons.append(Reason("platform", (), "no software or no hardware module is installed"))
+    for sw, hw in pairs:
+        why = rules.platform(sw, hw) + [r for d in (sw, hw) for r in rules.relation(problem, d) + rules.relation(model, d)]
+        if why:
+            reasons += why
+        else:
+            survivors.append((sw, hw))
+    return survivors, reasons
+
+
+def _combination_stage(planner: Planner, model: Descriptor, survivors: list[tuple[Match, tuple[Fill, ...], dict[str, Any]]],
+                       trainers: list[Descriptor], platforms: list[tuple[Descriptor, Descriptor]]) -> list[Reason]:
+    """Reasons that only a whole run decides; empty when some combination passes."""
+    reasons: list[Reason] = []
+    for trainer in trainers:
+        for sw, hw in platforms:
+            if why := rules.relation(trainer, sw) + rules.relation(trainer, hw):
+                reasons += why
+                continue
+            for found, fills, hm in survivors:
+                if why := rules.memory(planner, model, found.dims, hm, fills, sw, hw):
+                    reasons += why
+                else:
+                    return []
     return reasons
 
 
 def unused(planner: Planner) -> Iterator[tuple[Descriptor, list[Reason]]]:
-    """Every module that is in no feasible run, with the reasons of each of its pairings."""
+    """Every module that is in no feasible run, with the reasons of each of its pairings
+    (each reason names the problem and model it is about)."""
     used: dict[str, set[str]] = {kind: set() for kind in ("problem", "model", "trainer", "software", "hardware")}
     for problem, model, fills, _, trainer, (sw, hw), *_ in planner.tuples():
         for kind, desc in (("problem", problem), ("model", model), ("trainer", trainer), ("software", sw), ("hardware", hw)):
@@ -142,21 +164,38 @@ def unused(planner: Planner) -> Iterator[tuple[Descriptor, list[Reason]]]:
         if desc.kind not in used or desc.name in used[desc.kind]:
             continue
         if desc.failure:
-            yield desc, [Reason("Fail", (f"{desc.kind} {desc.name}",), desc.failure)]
+            yield desc, [Reason("Fail", (label(desc),), f"{desc.kind} {desc.name} raised Fail: {desc.failure}")]
         elif desc.kind == "problem":
-            yield desc, [r for m in catalog.of("model") for r in explain_pair(planner, desc, m)]
+            yield desc, [_about(r, desc, m) for m in catalog.of("model") for r in explain_pair(planner, desc, m)]
         elif desc.kind == "model":
-            yield desc, [r for p in catalog.of("problem") for r in explain_pair(planner, p, desc)]
+            yield desc, [_about(r, p, desc) for p in catalog.of("problem") for r in explain_pair(planner, p, desc)]
         else:
-            yield desc, [Reason(desc.kind, (f"{desc.kind} {desc.name}",), _why_unused(planner, desc))]
+            yield desc, _why_unused(planner, desc)
 
 
-def _why_unused(planner: Planner, desc: Descriptor) -> str:
+def _about(reason: Reason, problem: Descriptor, model: Descriptor) -> Reason:
+    """``reason`` with the pairing it is about in front of its modules."""
+    pair = (label(problem), label(model))
+    return Reason(reason.requirement, pair + tuple(m for m in reason.modules if m not in pair), reason.detail)
+
+
+def _why_unused(planner: Planner, desc: Descriptor) -> list[Reason]:
+    """Why a trainer, software or hardware module is in no run: its rules against every
+    problem and platform."""
+    problems = planner.catalog.of("problem")
     if desc.kind == "trainer":
-        tasks = sorted({str(p.task) for p in planner.catalog.of("problem")})
-        return f"handles {[str(t) for t in desc.spec.tasks]}, installed problems are {tasks}, or relations exclude it"
-    if desc.kind == "software" and desc.runtime:
-        return f"runs on {list(desc.runtime.platforms)}; no usable hardware among them"
-    if desc.kind == "hardware" and desc.device:
-        return f"platform {desc.device.platform}: no installed software runs on it"
-    return "no feasible pairing"
+        reasons = [r for p in problems for r in rules.trainer_task(p, desc) + rules.relation(p, desc)]
+        reasons += [r for m in planner.catalog.of("model") for r in rules.relation(m, desc)]
+        return _dedupe(reasons) or [Reason("trainer", (label(desc),), "its rules hold, but no feasible problem × model pairing "
+                                           "leaves a platform it can run with")]
+    partners = planner.catalog.of("hardware" if desc.kind == "software" else "software")
+    reasons = [r for p in partners for r in (rules.platform(desc, p) if desc.kind == "software" else rules.platform(p, desc))]
+    return _dedupe(reasons) or [Reason(desc.kind, (label(desc),), "no feasible problem × model pairing can run on it")]
+
+
+def reasons_by_pair(reasons: list[Reason]) -> Mapping[tuple[str, ...], list[Reason]]:
+    """Reasons grouped by the pairing (their first two modules) they are about."""
+    grouped: dict[tuple[str, ...], list[Reason]] = {}
+    for r in reasons:
+        grouped.setdefault(r.modules[:2], []).append(r)
+    return grouped

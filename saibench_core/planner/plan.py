@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -18,11 +18,14 @@ import attrs
 from sail_types._modules import ModuleKind
 
 from ..discovery import Catalog, Descriptor
-from .compose import DEFAULT_DEPTH, Composer, Fill, build, walk
+from . import rules
+from .builds import Built, judge_all
+from .compose import DEFAULT_DEPTH, Composer, Fill, build, defaults, walk
 from .hyper import grid_points
 from .match import Match, Matcher
 from .memory import BYTES_PER_PARAMETER, parameters
-from .relations import conflict, has_relations
+from .relations import has_relations
+from .rules import label, point_label
 
 ROLES: tuple[ModuleKind, ...] = ("problem", "model", "trainer", "software", "hardware")
 
@@ -106,37 +109,46 @@ class Plan:
     left_out: tuple[LeftOut, ...]
 
 
-def _label(desc: Descriptor) -> str:
-    return f"{desc.kind} {desc.name}"
-
-
 # A feasible run before it becomes a ``Run``: cheap to make, so plans of millions stream.
-# (problem, model, fills, match, trainer, (software, hardware), problem/model/trainer hyper, seed)
-RunTuple = tuple[Descriptor, Descriptor, tuple[Fill, ...], Match, Descriptor, tuple[Descriptor, Descriptor], dict[str, Any], dict[str, Any], dict[str, Any], int]
+# (problem, model, fills, match, trainer, (software, hardware), problem/model/trainer hyper, (seed, split))
+RunTuple = tuple[Descriptor, Descriptor, tuple[Fill, ...], Match, Descriptor, tuple[Descriptor, Descriptor], dict[str, Any], dict[str, Any], dict[str, Any], tuple[int, int]]
+Repetition = tuple[int, int]  # (seed, split)
 
 
 class Planner:
-    """Plans a catalog by an indexed join.
+    """Plans a catalog by an indexed join that keeps exactly what ``rules`` accept.
 
-    Problems and models are grouped by signature, and each pair of groups is decided once
-    (Z3 only where dims need arithmetic); relations, constraints and memory then narrow the
+    Problems (at each grid point, whose values may bind their dims) and models are grouped
+    by signature, and each pair of groups is decided once (Z3 only where dims need
+    arithmetic); relations, constraints, the models' ``Fail`` and memory then narrow the
     survivors, and the remaining roles join over precomputed compatible lists.
+
+    Args:
+        catalog: the modules to plan with (after ``select``).
+        max_chain: the longest converter chain.
+        depth: how deep submodule slots are filled.
+        fillers: the models that may fill slots (default: the catalog's); a ``--model``
+            filter selects runs' top-level models, not their submodules.
+        contained: build model factories in a forked child (``False``: in this process).
     """
 
-    def __init__(self, catalog: Catalog, *, max_chain: int = 3, depth: int = DEFAULT_DEPTH) -> None:
+    def __init__(self, catalog: Catalog, *, max_chain: int = 3, depth: int = DEFAULT_DEPTH,
+                 fillers: Sequence[Descriptor] | None = None, contained: bool = True) -> None:
         self.catalog = catalog
         self.max_chain = max_chain
+        self.contained = contained
         self.matcher = Matcher(catalog.of("converter"), max_chain)
-        self.composer = Composer(catalog.of("model"), self.matcher, depth)
+        self.composer = Composer(catalog.of("model") if fillers is None else list(fillers), self.matcher, depth)
         self._grids: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-        self._params: dict[tuple[Any, ...], int | None] = {}
+        self._built: dict[tuple[Any, ...], Built] = {}
+        self._conflicts: dict[tuple[str, str, str, str], bool] = {}
 
-    def match(self, problem: Descriptor, model: Descriptor) -> Match | str:
-        """How ``problem`` reaches ``model``, or the reason it cannot."""
-        if problem.task != model.task:
-            return f"task {problem.task} vs {model.task}"
-        assert problem.input and problem.output
-        return self.matcher(problem.input, problem.output, model)
+    def match(self, problem: Descriptor, model: Descriptor, hp: Mapping[str, Any] | None = None) -> Match | str:
+        """How ``problem`` (at grid point ``hp``) reaches ``model``, or the reason it cannot."""
+        if reasons := rules.task(problem, model):
+            return reasons[0].detail
+        found = rules.types(self, problem, hp if hp is not None else defaults(problem), model)
+        return found if isinstance(found, Match) else "; ".join(r.detail for r in found)
 
     def plan(self, seeds: Sequence[int] = (0,)) -> Plan:
         """Every feasible run, and what was left out with reasons."""
@@ -144,21 +156,26 @@ class Planner:
 
     def platforms(self) -> list[tuple[Descriptor, Descriptor]]:
         """Every (software, hardware) pair that runs together."""
-        return [
-            (sw, hw) for sw in self.catalog.of("software") for hw in self.catalog.of("hardware")
-            if sw.runtime and hw.device and hw.device.platform in sw.runtime.platforms and not conflict(sw, hw)
-        ]
+        return [(sw, hw) for sw in self.catalog.of("software") for hw in self.catalog.of("hardware") if not rules.platform(sw, hw)]
 
     def attached(self, problem: Descriptor) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The metrics and rankings that apply to ``problem``'s runs."""
-        assert problem.output is not None
+        assert problem.output is not None and problem.spec.task is not None
         metrics = tuple(
             m.name for m in self.catalog.of("metric")
-            if (not m.spec.tasks or problem.spec.task in m.spec.tasks)
+            if (not m.spec.tasks or any(problem.spec.task.accepts(t) for t in m.spec.tasks))
             and (m.input is None or m.input.kind == problem.output.kind)
         )
         rankings = tuple(r.name for r in self.catalog.of("ranking") if set(r.spec.metrics) <= set(metrics))
         return metrics, rankings
+
+    def conflicts(self, a: Descriptor, b: Descriptor) -> bool:
+        """Whether a relation excludes ``a`` with ``b`` (memoized per pair)."""
+        key = (a.kind, a.name, b.kind, b.name)
+        found = self._conflicts.get(key)
+        if found is None:
+            found = self._conflicts[key] = bool(rules.relation(a, b))
+        return found
 
     def grid(self, module: Descriptor, dims: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
         """``module``'s grid points that satisfy its constraints (memoized)."""
@@ -168,19 +185,35 @@ class Planner:
             found = self._grids[key] = grid_points(module, dims)
         return found
 
+    def built(self, model: Descriptor, dims: Mapping[str, int], hyper: Mapping[str, Any], fills: tuple[Fill, ...]) -> Built:
+        """What building ``model`` at this point says: its ``Fail``, its parameter count."""
+        key = _point_key(model, dims, hyper, fills)
+        if key not in self._built:
+            self.build_points(model, dims, [dict(hyper)], [fills])
+        return self._built[key]
+
+    def build_points(self, model: Descriptor, dims: Mapping[str, int], points: Sequence[Mapping[str, Any]],
+                     compositions: Sequence[tuple[Fill, ...]]) -> None:
+        """Build every (point, fills) of ``model`` not built yet, in one contained batch."""
+        todo = [(hm, fills) for fills in compositions for hm in points
+                if _point_key(model, dims, hm, fills) not in self._built]
+        if model.fn is None or model.input is None:
+            self._built.update({_point_key(model, dims, hm, fills): Built() for hm, fills in todo})
+            return
+        model_input = model.input
+
+        def job(hm: Mapping[str, Any], fills: tuple[Fill, ...]) -> tuple[Callable[[], Any], Callable[[Any], int | None]]:
+            def size(layer: Any) -> int | None:
+                sized = parameters(layer, model_input.shape(dims), dims)
+                return sized[0] if sized else None
+            return (lambda: build(self.catalog, model, dims, hm, fills)), size
+
+        judged = judge_all([job(hm, fills) for hm, fills in todo], contained=self.contained)
+        self._built.update({_point_key(model, dims, hm, fills): b for (hm, fills), b in zip(todo, judged)})
+
     def parameters(self, model: Descriptor, dims: Mapping[str, int], hyper: Mapping[str, Any], fills: tuple[Fill, ...]) -> int | None:
         """The model's parameter count at ``hyper``, or ``None`` if it cannot be sized."""
-        key = (model.name, tuple(sorted(dims.items())), tuple(sorted(hyper.items())), tuple(map(_fill_key, fills)))
-        if key not in self._params:
-            count = None
-            if model.fn is not None and model.input is not None:
-                try:
-                    sized = parameters(build(self.catalog, model, dims, hyper, fills), model.input.shape(dims), dims)
-                    count = sized[0] if sized else None
-                except Exception:  # noqa: BLE001 - a model that cannot be built now fails at run time, with its reason
-                    count = None
-            self._params[key] = count
-        return self._params[key]
+        return self.built(model, dims, hyper, fills).parameters
 
     def memory_reason(self, model: Descriptor, dims: Mapping[str, int], hyper: Mapping[str, Any], fills: tuple[Fill, ...],
                       software: Descriptor, hardware: Descriptor) -> str | None:
@@ -197,95 +230,109 @@ class Planner:
         return (f"model {model.name} at {point_label(hyper)} has {count:,} parameters, {need / 2**20:,.1f} MiB in "
                 f"{software.runtime.precision}, more than hardware {hardware.name}'s {hardware.device.memory_bytes / 2**20:,.1f} MiB")
 
-    def tuples(self, seeds: Sequence[int] = (0,)) -> Iterator[RunTuple]:
-        """Stream feasible runs as tuples: problem-major, then model, composition,
-        trainer, platform, grid point, seed. The innermost product is built by
-        ``itertools.product`` in C, so each feasible run costs a fraction of a microsecond."""
+    def viable_points(self, model: Descriptor, dims: Mapping[str, int], fills: tuple[Fill, ...]) -> list[dict[str, Any]]:
+        """The model's grid points that pass its constraints and do not ``Fail`` when built."""
+        points = self.grid(model, dims)
+        if model.fn is None:
+            return points
+        return [hm for hm in points if self.built(model, dims, hm, fills).failure is None]
+
+    def _related(self, module: Descriptor, others: list[Any], related: set[str]) -> list[Any]:
+        """``others`` (modules, or (software, hardware) pairs) without those a relation
+        excludes with ``module``; cheap when neither side declares a relation."""
+        if not has_relations(module) and not related:
+            return others
+        return [o for o in others if not any(self.conflicts(module, d) for d in (o if isinstance(o, tuple) else (o,)))]
+
+    def tuples(self, seeds: Sequence[int] | Sequence[Repetition] = (0,)) -> Iterator[RunTuple]:
+        """Stream feasible runs as tuples: problem-major, then problem point, model,
+        composition, trainer, platform, grid point, repetition. The innermost product is
+        built by ``itertools.product`` in C, so each feasible run costs a fraction of a
+        microsecond. ``seeds`` are seeds (split 0) or ``(seed, split)`` repetitions."""
+        reps = [s if isinstance(s, tuple) else (s, 0) for s in seeds]
         platforms = self.platforms()
         groups: dict[tuple[Any, ...], list[Descriptor]] = {}
         for model in self.catalog.of("model"):
-            groups.setdefault((model.task, model.input, model.output), []).append(model)
+            groups.setdefault((model.spec.task, model.input, model.output), []).append(model)
         sized = any(hw.device.memory_bytes is not None for _, hw in platforms)  # type: ignore[union-attr]
-        trainer_points = {t.name: self.grid(t) for t in self.catalog.of("trainer")}
+        trainers = self.catalog.of("trainer")
+        trainer_points = {t.name: self.grid(t) for t in trainers}
+        related_trainers = {t.name for t in trainers if has_relations(t)}
+        related_platforms = {d.name for pl in platforms for d in pl if has_relations(d)}
         for problem in self.catalog.of("problem"):
-            p_points = self.grid(problem)
-            p_related = has_relations(problem)
-            fit_trainers = [t for t in self.catalog.of("trainer")
-                            if (not t.spec.tasks or problem.spec.task in t.spec.tasks) and not conflict(problem, t)]
-            p_platforms = [pl for pl in platforms if not (conflict(problem, pl[0]) or conflict(problem, pl[1]))]
-            for group in groups.values():
-                found = self.match(problem, group[0])
-                if isinstance(found, str):
-                    continue
-                for model in group:
-                    m_related = has_relations(model)
-                    if (p_related or m_related) and conflict(problem, model):
+            assert problem.spec.task is not None
+            fit_trainers = self._related(problem, [t for t in trainers if not rules.trainer_task(problem, t) and trainer_points[t.name]],
+                                         related_trainers)
+            p_platforms = self._related(problem, platforms, related_platforms)
+            by_signature: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+            for hp in self.grid(problem):
+                by_signature.setdefault(rules.problem_types(problem, hp), []).append(hp)
+            for (source_in, source_out), p_points in by_signature.items():
+                for (model_task, _, _), group in groups.items():
+                    if not problem.spec.task.accepts(model_task):
                         continue
-                    compositions = self.composer.compositions(model, found.dims) if model.slots else [()]
-                    if isinstance(compositions, str):
+                    found = self.matcher(source_in, source_out, group[0])
+                    if isinstance(found, str):
                         continue
-                    m_points = self.grid(model, found.dims)
-                    m_trainers, m_platforms = fit_trainers, p_platforms
-                    if m_related:
-                        m_trainers = [t for t in fit_trainers if not conflict(model, t)]
-                        m_platforms = [pl for pl in p_platforms if not (conflict(model, pl[0]) or conflict(model, pl[1]))]
-                    for fills in compositions:
-                        for trainer in m_trainers:
-                            t_platforms = m_platforms
-                            if has_relations(trainer):
-                                t_platforms = [pl for pl in m_platforms if not (conflict(trainer, pl[0]) or conflict(trainer, pl[1]))]
-                            if not sized:
-                                yield from itertools.product((problem,), (model,), (fills,), (found,), (trainer,), t_platforms,
-                                                             p_points, m_points, trainer_points[trainer.name], seeds)
+                    for model in group:
+                        if (has_relations(problem) or has_relations(model)) and self.conflicts(problem, model):
+                            continue
+                        compositions = self.composer.compositions(model, found.dims) if model.slots else [()]
+                        if isinstance(compositions, str):
+                            continue
+                        m_trainers = self._related(model, fit_trainers, related_trainers)
+                        m_platforms = self._related(model, p_platforms, related_platforms)
+                        if model.fn is not None:
+                            self.build_points(model, found.dims, self.grid(model, found.dims), compositions)
+                        for fills in compositions:
+                            m_points = self.viable_points(model, found.dims, fills)
+                            if not m_points:
                                 continue
-                            # memory depends on the platform and the model's point only: decide each pair once
-                            fits = {(i, j) for i, pl in enumerate(t_platforms) for j, hm in enumerate(m_points)
-                                    if self.memory_reason(model, found.dims, hm, fills, *pl) is None}
-                            for (i, pl), hp, (j, hm), ht, seed in itertools.product(
-                                    enumerate(t_platforms), p_points, enumerate(m_points), trainer_points[trainer.name], seeds):
-                                if (i, j) in fits:
-                                    yield problem, model, fills, found, trainer, pl, hp, hm, ht, seed
+                            for trainer in m_trainers:
+                                t_platforms = self._related(trainer, m_platforms, related_platforms)
+                                if not sized:
+                                    yield from itertools.product((problem,), (model,), (fills,), (found,), (trainer,), t_platforms,
+                                                                 p_points, m_points, trainer_points[trainer.name], reps)
+                                    continue
+                                # memory depends on the platform and the model's point only: decide each pair once
+                                fits = {(i, j) for i, pl in enumerate(t_platforms) for j, hm in enumerate(m_points)
+                                        if self.memory_reason(model, found.dims, hm, fills, *pl) is None}
+                                for (i, pl), hp, (j, hm), ht, rep in itertools.product(
+                                        enumerate(t_platforms), p_points, enumerate(m_points), trainer_points[trainer.name], reps):
+                                    if (i, j) in fits:
+                                        yield problem, model, fills, found, trainer, pl, hp, hm, ht, rep
 
-    def runs(self, seeds: Sequence[int] = (0,)) -> Iterator[Run]:
-        """Stream the feasible runs."""
+    def runs(self, seeds: Sequence[int] | Sequence[Repetition] = (0,)) -> Iterator[Run]:
+        """Stream the feasible runs (``seeds``: seeds, or ``(seed, split)`` repetitions)."""
         attached: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        for problem, model, fills, found, trainer, (sw, hw), hp, hm, ht, seed in self.tuples(seeds):
+        for problem, model, fills, found, trainer, (sw, hw), hp, hm, ht, (seed, split) in self.tuples(seeds):
             if problem.name not in attached:
                 attached[problem.name] = self.attached(problem)
             metrics, rankings = attached[problem.name]
             yield Run(problem.name, model.name, trainer.name, sw.name, hw.name, found.chain, found.cost, found.dims,
-                      {"problem": hp, "model": hm, "trainer": ht}, metrics, rankings, seed, found.fallbacks, fills)
+                      {"problem": hp, "model": hm, "trainer": ht}, metrics, rankings, seed, found.fallbacks, fills, split=split)
 
     def left_out(self) -> Iterator[LeftOut]:
-        """Why modules or combinations yield no run (``explain`` lists every reason)."""
+        """Why modules or combinations yield no run: the same rules the join applies
+        (``explain`` gives each reason with its requirement)."""
+        from .explain import explain_pair
+
         for broken in self.catalog.broken:
             yield LeftOut((broken.plugin,) + ((broken.module,) if broken.module else ()), broken.reason)
-        for desc in self.catalog.of("software") + self.catalog.of("hardware"):
-            if desc.failure:
-                yield LeftOut((_label(desc),), f"Fail: {desc.failure}")
-        for sw in self.catalog.of("software"):
-            for hw in self.catalog.of("hardware"):
-                if sw.runtime and hw.device and hw.device.platform not in sw.runtime.platforms:
-                    yield LeftOut((_label(sw), _label(hw)), f"{sw.name} does not run on {hw.device.platform}")
-                elif reason := conflict(sw, hw):
-                    yield LeftOut((_label(sw), _label(hw)), reason)
+        platform_reasons = [r for sw in self.catalog.of("software") for hw in self.catalog.of("hardware") for r in rules.platform(sw, hw)]
+        for reason in dict.fromkeys(platform_reasons):
+            yield LeftOut(reason.modules, reason.detail)
         for problem in self.catalog.of("problem"):
             for model in self.catalog.of("model"):
-                found = self.match(problem, model)
-                if isinstance(found, str):
-                    yield LeftOut((_label(problem), _label(model)), found)
-                elif reason := conflict(problem, model):
-                    yield LeftOut((_label(problem), _label(model)), reason)
-                elif isinstance(comps := self.composer.compositions(model, found.dims), str):
-                    yield LeftOut((_label(problem), _label(model)), comps)
-                elif not self.grid(model, found.dims):
-                    yield LeftOut((_label(problem), _label(model)), f"every grid point of {model.name} violates {' or '.join(model.spec.constraints)}")
+                reasons = explain_pair(self, problem, model)
+                if reasons:
+                    yield LeftOut((label(problem), label(model)), "; ".join(dict.fromkeys(r.detail for r in reasons)))
+
+
+def _point_key(model: Descriptor, dims: Mapping[str, int], hyper: Mapping[str, Any], fills: tuple[Fill, ...]) -> tuple[Any, ...]:
+    return (model.name, tuple(sorted(dims.items())), tuple(sorted(hyper.items(), key=str)), tuple(map(_fill_key, fills)))
 
 
 def _fill_key(fill: Fill) -> str:
     return json.dumps(fill.to_json(), sort_keys=True, default=str)
 
-
-def point_label(hyper: Mapping[str, Any]) -> str:
-    """``width=64, depth=2``, or ``its defaults`` for an empty point."""
-    return ", ".join(f"{k}={v}" for k, v in hyper.items()) or "its defaults"
