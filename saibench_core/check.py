@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +40,9 @@ class Report:
     findings: tuple[Finding, ...]
     other: tuple[str, ...]
 
-    def failing(self) -> Iterator[Finding]:
-        return (f for f in self.findings if f.errors)
+    def failing(self) -> tuple[Finding, ...]:
+        """The findings with errors (empty, hence falsy, when every module passes)."""
+        return tuple(f for f in self.findings if f.errors)
 
 
 def _location(desc: Descriptor) -> tuple[Path, int, int] | None:

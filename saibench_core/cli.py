@@ -21,8 +21,8 @@ from rich.table import Table
 from .discovery import BLOCK_ENV, Catalog, load_catalog
 from .errors import SaibenchError
 from .planner import ROLES, LeftOut, Planner, Run, sample, select
-from .rank import Leaderboard, leaderboards
-from .results import Store, default_path
+from .rank import Leaderboard, hyper_items, leaderboards, number, restrict, tables
+from .results import SEED_MAX, Store, default_path
 from .results.export import FORMATS, export, json_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,20 +59,31 @@ def _catalog() -> Catalog:
     return catalog
 
 
+VARY = ("seed", "split", "both")
+
+
+def repetitions(seed: int, repeat: int, vary: str) -> list[tuple[int, int]]:
+    """``(seed, split)`` of each repetition: ``seed`` varies the initialisation and
+    shuffling seed (split 0), ``split`` the data split (seed fixed), ``both`` each."""
+    return [(seed + i if vary != "split" else seed, i if vary != "seed" else 0) for i in range(repeat)]
+
+
 def _plan(catalog: Catalog, globs: dict[str, Sequence[str]], max_chain: int, seed: int,
-          fields: Sequence[str] = (), max_runs: int | None = None, repeat: int = 1) -> tuple[Planner, Iterator[Run]]:
+          fields: Sequence[str] = (), max_runs: int | None = None, repeat: int = 1, vary: str = "seed") -> tuple[Planner, Iterator[Run]]:
     """The planner over the selected modules, and its runs as a stream (``max_runs``:
-    a seeded uniform sample of that many; ``repeat``: seeds ``seed`` to ``seed+repeat-1``)."""
+    a seeded uniform sample of that many; ``repeat``: repetitions, see ``repetitions``)."""
     chosen = select(catalog, {role: globs[f"{role}_globs"] for role in ROLES}, fields=fields)
-    planner = Planner(chosen, max_chain=max_chain)
-    runs = planner.runs(seeds=tuple(range(seed, seed + repeat)))
+    # filters choose the runs' top-level modules; any installed model may still fill a slot
+    planner = Planner(chosen, max_chain=max_chain, fillers=catalog.of("model"))
+    runs = planner.runs(seeds=repetitions(seed, repeat, vary))
     if max_runs is not None:
         runs = iter(sample(runs, max_runs, seed))
     return planner, runs
 
 
 def _hyper(run: Run) -> str:
-    return " ".join(f"{k}={v}" for role in ("model", "trainer") for k, v in run.hyper.get(role, {}).items())
+    """Every hyperparameter of the run (problem, model, filled slots, trainer)."""
+    return " ".join(hyper_items(run))
 
 
 @click.group(cls=SaibenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,9 +109,12 @@ def plugins(as_json: bool) -> None:
             "broken": [{"plugin": b.plugin, "module": b.module, "reason": b.reason} for b in catalog.broken],
         }, indent=2))
     else:
-        table = Table("plugin", "distribution", "version", "modules", title="saibench plugins")
+        table = Table("plugin", "distribution", "version", title="saibench plugins")
+        table.add_column("modules", overflow="fold")
         for p in catalog.plugins:
             table.add_row(p.name, p.distribution, p.version, "\n".join(f"{m.kind}: {m.name}" for m in modules[p.name]) or "-")
+        for b in catalog.broken:
+            table.add_row(b.plugin, "-", "-", f"BROKEN{f' module {b.module}' if b.module else ''}: {b.reason}", style="red")
         out.print(table)
     sys.exit(2 if catalog.broken else 0)
 
@@ -137,7 +151,8 @@ TABLE_ROWS = 1000
 @click.option("--json", "as_json", is_flag=True, help="Stream a JSON list, one object per feasible run and line.")
 @click.option("--count", is_flag=True, help="Print only the number of feasible runs.")
 @click.option("--all", "show_all", is_flag=True, help="Also list what was left out, and why.")
-@click.option("--seed", default=0, show_default=True, help="Seed recorded in each run (and of --max-runs sampling).")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, SEED_MAX),
+              help="Seed recorded in each run (and of --max-runs sampling).")
 def solve(as_json: bool, count: bool, show_all: bool, max_chain: int, max_runs: int | None, strict_types: bool,
           seed: int, fields: Sequence[str], **globs: Sequence[str]) -> None:
     """List every feasible benchmark run of the installed modules.
@@ -196,6 +211,7 @@ def explain(problems: Sequence[str], models: Sequence[str], max_chain: int, as_j
     catalog = _catalog()
     planner = Planner(catalog, max_chain=max_chain)
     entries: list[tuple[str, list[Reason]]]
+    pairwise = bool(problems or models)
     if problems or models:
         chosen = select(catalog, {"problem": problems, "model": models})
         entries = [(f"problem {p.name} × model {m.name}", explain_pair(planner, p, m))
@@ -214,7 +230,8 @@ def explain(problems: Sequence[str], models: Sequence[str], max_chain: int, as_j
             continue
         out.print(f"{subject}: no run, {len(reasons)} reason(s)", style="bold")
         for r in reasons:
-            out.print(f"  - [{r.requirement}] {r.detail}", soft_wrap=True)
+            about = "" if pairwise else f"{' × '.join(r.modules[:2])}: "
+            out.print(f"  - [{r.requirement}] {about}{r.detail}", soft_wrap=True)
 
 
 @main.command()
@@ -234,31 +251,23 @@ def check(as_json: bool) -> None:
                 out.print(f"    {line}", soft_wrap=True)
         for line in report.other:
             out.print(f"  (outside any module) {line}", style="yellow", soft_wrap=True)
-    sys.exit(1 if report.failing() else 0)
+    sys.exit(1 if any(report.failing()) else 0)
 
 
-def _db(path: Path | None) -> Store:
-    return Store(path or default_path())
-
-
-def _value(median: float, low: float, high: float) -> str:
-    return f"{median:.4g}" if low == high else f"{median:.4g} [{low:.4g}, {high:.4g}]"
+def _db(path: Path | None, *, readonly: bool = False) -> Store:
+    # read-only commands open with open_readonly: a mistyped --db is an error, not a new file
+    return Store.open_readonly(path or default_path()) if readonly else Store(path or default_path())
 
 
 def _print_boards(boards: Sequence[Leaderboard]) -> None:
-    for board in (b for b in boards if b.entries):
-        names = board.ranking.spec.metrics
-        table = Table("#", "problem", "model", "hyperparameters", "seeds", *names, "score",
-                      title=f"ranking {board.ranking.name}" + (" (median [min, max] over seeds)" if any(len(e.seeds) > 1 for e in board.entries) else ""),
-                      caption=" ".join(board.ranking.doc.split("\n\n")[0].split()) or None)
-        problem, place = None, 0
-        for entry in board.entries:
-            run = entry.run
-            place = 1 if run.problem != problem else place + 1
-            problem = run.problem
-            table.add_row(str(place), run.problem, run.model_label, _hyper(run), str(len(entry.seeds)),
-                          *(_value(entry.metrics[m], *entry.spread[m]) for m in names), _value(entry.score, *entry.score_range))
-        out.print(table)
+    """One table per ranking and problem (see ``rank.table``); a board with no entry prints
+    only its notes (e.g. ``--tuned`` over runs stored without validation metrics)."""
+    for board in boards:
+        for table in tables(board, out.width):
+            out.print(table)
+        if not board.entries:
+            for note in board.notes[1:] if board.tuned else board.notes:
+                err.print(f"saibench: ranking {board.ranking.name}: {note}", style="yellow", soft_wrap=True)
 
 
 @main.command()
@@ -274,12 +283,15 @@ def _print_boards(boards: Sequence[Leaderboard]) -> None:
 @click.option("--init-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar="FILE",
               help="Start every run from these saved parameters (fine-tuning); part of each run's key.")
 @click.option("--memory-limit", type=click.FloatRange(min=1), metavar="MiB", help="Kill a run whose resident memory exceeds this.")
-@click.option("--seed", default=0, show_default=True, help="Seed of model initialisation and shuffling.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, SEED_MAX),
+              help="Seed of model initialisation and shuffling.")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Run each configuration with seeds SEED..SEED+N-1; leaderboards show median and [min, max].")
+              help="Run each configuration N times (seeds SEED..SEED+N-1 and/or splits 0..N-1, see --vary).")
+@click.option("--vary", type=click.Choice(VARY), default="both", show_default=True,
+              help="What --repeat varies: the seed (initialisation, shuffling), the data split, or both.")
 def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str | None, save_weights: Path | None,
         init_weights: Path | None, memory_limit: float | None, max_chain: int, max_runs: int | None, strict_types: bool, seed: int,
-        repeat: int, fields: Sequence[str], **globs: Sequence[str]) -> None:
+        repeat: int, vary: str, fields: Sequence[str], **globs: Sequence[str]) -> None:
     """Plan and execute every feasible run, store the results, print the leaderboards.
 
     Runs already in the database with the same modules, versions and settings are skipped.
@@ -290,7 +302,7 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
     from .execute import PodOptions, run_campaign
 
     catalog = _checked(_catalog(), strict_types)
-    _, stream = _plan(catalog, globs, max_chain, seed, fields, max_runs, repeat)
+    _, stream = _plan(catalog, globs, max_chain, seed, fields, max_runs, repeat, vary)
     runs = list(stream)
     if init_weights is not None:
         digest = hashlib.sha256(init_weights.read_bytes()).hexdigest()
@@ -304,11 +316,12 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
             task = progress.add_task("running", total=len(runs))
 
             def done(r: Run, outcome: Any) -> None:
-                label = f"{r.problem} × {r.model_label} {_hyper(r)}"
+                label = f"{r.problem} × {r.model_label} by {r.trainer} on {r.software} @ {r.hardware}, " \
+                        f"seed {r.seed} split {r.split}: {_hyper(r)}"
                 if outcome is None:
                     progress.console.print(f"skip  {label} (already stored)", style="dim")
                 elif outcome.status == "ok":
-                    shown = ", ".join(f"{k}={v:.4g}" for k, v in outcome.metrics.items())
+                    shown = ", ".join(f"{k}={number(v)}" for k, v in outcome.metrics.items())
                     progress.console.print(f"ok    {label}: {shown}", style="green")
                 else:
                     progress.console.print(f"FAIL  {label}: {outcome.reason}", style="red")
@@ -318,20 +331,30 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
             counts = run_campaign(catalog, runs, store, jobs=jobs, options=options,
                                   executor="dask" if address else executor, address=address, on_done=done)
         err.print(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already stored; results in {store.path}")
-        _print_boards(leaderboards(catalog, store.records("ok")))
+        _print_boards(leaderboards(catalog, restrict(store.records(), runs)))
     sys.exit(1 if counts["failed"] else 0)
 
 
 @main.command()
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Results database (default: user data dir).")
 @click.option("--ranking", "ranking_globs", multiple=True, metavar="GLOB", help="Only these rankings.")
-@click.option("--json", "as_json", is_flag=True, help="Print {ranking: [runs, best first]} as JSON (non-finite values as null).")
-def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool) -> None:
-    """Print one leaderboard per ranking from the stored results."""
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {ranking: [entries, best first]} as JSON (not measured: null; never reached: "Infinity").')
+@click.option("--tuned", is_flag=True, help="Per configuration, only the grid point with the best median validation score.")
+def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool, tuned: bool) -> None:
+    """Print one leaderboard per ranking from the stored results.
+
+    Repetitions of a configuration are aggregated (median [min, max]); one whose repetitions
+    partly failed is ranked on its ok ones and flagged. With --tuned, hyperparameters are
+    chosen on validation and test values are shown.
+    """
     catalog = select(_catalog(), {"ranking": ranking_globs})
-    with _db(db) as store:
-        boards = leaderboards(catalog, store.records("ok"))
+    with _db(db, readonly=True) as store:
+        boards = leaderboards(catalog, store.records(), tuned=tuned)
     if as_json:
+        for board in boards:
+            for note in board.notes:
+                err.print(f"saibench: ranking {board.ranking.name}: {note}", soft_wrap=True)
         click.echo(json.dumps(json_safe({b.ranking.name: [e.to_json() for e in b.entries] for b in boards}), indent=2, allow_nan=False))
     else:
         _print_boards(boards)
@@ -349,6 +372,6 @@ def results() -> None:
 @click.option("--status", type=click.Choice(["ok", "failed"]), help="Only runs with this status.")
 def export_results(db: Path | None, fmt: str, output: Path, status: str | None) -> None:
     """Write every stored run as one row: roles, seed, hyperparameters, status, metrics."""
-    with _db(db) as store:
+    with _db(db, readonly=True) as store:
         n = export(store.records(status), output, fmt)
     err.print(f"{n} run(s) written to {output}")

@@ -24,4 +24,12 @@ class PluginError(SaibenchError, ImportError):
 
 
 class StoreError(SaibenchError, OSError):
-    """The results store cannot be opened or written."""
+    """The results store cannot be opened, read or written.
+
+    The message names the database file, what failed and how to fix it; ``path`` is the
+    file (``None`` where no file is concerned). The CLI prints it on one line.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

@@ -7,6 +7,10 @@
   or a ``LocalCluster`` of ``-j N`` worker processes when no address is given. Pods keep
   their isolation either way; workers must be allowed to start processes
   (``distributed.worker.daemon: false``, set here for local clusters).
+
+Both turn an exception raised while starting or collecting a pod (the fork server gone, a
+lost worker) into a failed outcome with its reason, so one run's trouble never ends a
+campaign.
 """
 
 from __future__ import annotations
@@ -25,13 +29,22 @@ Job = tuple[str, Run]
 EXECUTORS = ("local", "dask")
 
 
+def launch_failed(where: str, exc: BaseException) -> Outcome:
+    """The failed outcome of a run whose pod could not be started or collected."""
+    return Outcome("failed", reason=f"{where} failed: {type(exc).__name__}: {exc}")
+
+
 def local(jobs: Sequence[Job], *, workers: int, options: PodOptions) -> Iterator[tuple[str, Run, Outcome]]:
     """Run pods from a thread pool of ``workers``."""
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         futures = {pool.submit(run_pod, key, run, options): (key, run) for key, run in jobs}
         for future in as_completed(futures):
             key, run = futures[future]
-            yield key, run, future.result()
+            try:
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - a pod that cannot start fails its run, not the campaign
+                outcome = launch_failed("pod launch", exc)
+            yield key, run, outcome
 
 
 def dask(jobs: Sequence[Job], *, workers: int, options: PodOptions, address: str | None = None) -> Iterator[tuple[str, Run, Outcome]]:
@@ -59,7 +72,7 @@ def dask(jobs: Sequence[Job], *, workers: int, options: PodOptions, address: str
                     try:
                         outcome = future.result()
                     except Exception as exc:  # noqa: BLE001 - a lost worker fails its run, not the campaign
-                        outcome = Outcome("failed", reason=f"dask worker failed: {type(exc).__name__}: {exc}")
+                        outcome = launch_failed("dask worker", exc)
                     yield key, run, outcome
         except OSError as exc:
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}; check --address (tcp://host:8786)") from None

@@ -1,6 +1,8 @@
 """A BenchPod: one run in its own process, with a hard timeout, a memory limit, captured
 output and monitoring. A crash, a hang, running out of memory or an exception becomes a
 failed ``Outcome`` with its reason and the tail of its log, and the caller carries on.
+``isolated`` gives any other plugin code the same containment (the campaign's dataset
+probes load each problem's data in a pod this way).
 
 Pods are forked from a *fork server* that has already imported NumPy, JAX, optax and the
 plugins (imports only: no JAX backend is initialized before the fork, so no XLA thread is
@@ -19,6 +21,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -36,8 +39,8 @@ LOG_TAIL_LINES = 20
 PRELOAD = ["__main__", "saibench_core.execute.warm"]
 
 
-def _pod_entry(run_json: dict[str, Any], conn: Connection, log_path: str, path: list[str], environ: dict[str, str],
-               save_weights: str | None) -> None:
+def _pod_entry(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], conn: Connection, log_path: str,
+               path: list[str], environ: dict[str, str]) -> None:
     # the fork server started earlier: take the campaign's import path and environment
     sys.path[:] = path
     os.environ.clear()
@@ -48,11 +51,10 @@ def _pod_entry(run_json: dict[str, Any], conn: Connection, log_path: str, path: 
     os.dup2(log, 2)  # C libraries (XLA) write here too; Python's streams follow
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-    from .pod import HardFail, execute
+    from .pod import HardFail
 
-    warm = sys.modules.get("saibench_core.execute.warm")  # present when forked from the fork server
     try:
-        result = execute(Run.from_json(run_json), warm.catalog() if warm else None, save_weights)
+        result = work(*args)
     except BaseException as exc:  # reported to the parent, never raised past the pod
         traceback.print_exception(exc)
         tail = "".join(traceback.format_exception(exc)[-3:]).strip()
@@ -64,6 +66,14 @@ def _pod_entry(run_json: dict[str, Any], conn: Connection, log_path: str, path: 
         conn.close()
         sys.stdout.flush()
         sys.stderr.flush()
+
+
+def _execute_run(run_json: dict[str, Any], save_weights: str | None) -> dict[str, Any]:
+    """A run pod's work: train and evaluate one run."""
+    from .pod import execute
+
+    warm = sys.modules.get("saibench_core.execute.warm")  # present when forked from the fork server
+    return execute(Run.from_json(run_json), warm.catalog() if warm else None, save_weights)
 
 
 def _exit_reason(code: int | None) -> str:
@@ -118,16 +128,21 @@ def _tail(path: Path) -> str:
     return "\n".join(lines[-LOG_TAIL_LINES:])
 
 
-def run_isolated(run: Run, *, timeout: float, memory_limit_mb: float | None = None, method: str = "forkserver",
-                 save_weights: str | None = None) -> Outcome:
-    """Execute ``run`` in a fresh process, killed after ``timeout`` seconds or above
-    ``memory_limit_mb`` of resident memory; ``method`` is a multiprocessing start method;
-    ``save_weights`` a ``.npz`` path for the trained parameters."""
+def isolated(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], *, timeout: float,
+             memory_limit_mb: float | None = None, method: str = "forkserver") -> Outcome:
+    """Call ``work(*args)`` in a fresh pod, killed after ``timeout`` seconds or above
+    ``memory_limit_mb`` of resident memory; ``method`` is a multiprocessing start method.
+
+    ``work`` is a module-level function (pods receive it by reference) returning a
+    JSON-ready dict, which becomes the ``ok`` outcome's details; an exception, a crash, a
+    hang or running out of memory becomes a ``failed`` outcome with the reason. Either
+    way the details carry the pod's monitor summary and log tail.
+    """
     ctx = _context(method)
     receiver, sender = ctx.Pipe(duplex=False)
     with tempfile.TemporaryDirectory(prefix="saibench-pod-") as tmp:
         log_path = Path(tmp) / "pod.log"
-        process = ctx.Process(target=_pod_entry, args=(run.to_json(), sender, str(log_path), list(sys.path), dict(os.environ), save_weights), daemon=True)
+        process = ctx.Process(target=_pod_entry, args=(work, args, sender, str(log_path), list(sys.path), dict(os.environ)), daemon=True)
         start = time.perf_counter()
         process.start()
         sender.close()
@@ -164,8 +179,18 @@ def run_isolated(run: Run, *, timeout: float, memory_limit_mb: float | None = No
                 process.join()
         wall = time.perf_counter() - start
         details = {**details, "monitor": monitor.summary(), "log_tail": _tail(log_path)}
-    metrics = details.pop("metrics", {}) if status == "ok" else {}
-    return Outcome(status, metrics, reason, details, wall)
+    return Outcome(status, {}, reason, details, wall)
+
+
+def run_isolated(run: Run, *, timeout: float, memory_limit_mb: float | None = None, method: str = "forkserver",
+                 save_weights: str | None = None) -> Outcome:
+    """Execute ``run`` in a pod (see ``isolated``); ``save_weights`` a ``.npz`` path for the
+    trained parameters."""
+    outcome = isolated(_execute_run, (run.to_json(), save_weights), timeout=timeout, memory_limit_mb=memory_limit_mb, method=method)
+    if outcome.status != "ok":
+        return outcome
+    details = dict(outcome.details)
+    return attrs.evolve(outcome, metrics=details.pop("metrics", {}), details=details)
 
 
 @attrs.frozen

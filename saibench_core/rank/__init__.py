@@ -4,3 +4,8 @@ from .leaderboard import Entry as Entry
 from .leaderboard import Leaderboard as Leaderboard
 from .leaderboard import leaderboard as leaderboard
 from .leaderboard import leaderboards as leaderboards
+from .repetitions import configuration as configuration
+from .repetitions import restrict as restrict
+from .table import hyper_items as hyper_items
+from .table import number as number
+from .table import tables as tables

@@ -1,9 +1,19 @@
-"""Leaderboards: each ranking module's total order over the stored runs it applies to."""
+"""Leaderboards: each ranking module's total order over the stored runs it applies to.
+
+Policy, stated in every table and JSON entry:
+
+- A configuration's repetitions (seeds, splits) are aggregated: metrics are medians over its
+  *ok* repetitions (NaN, not measured, left out), and its score is the ranking of those
+  median metrics; per-repetition scores give the range.
+- Failed repetitions are never dropped silently: a configuration with some is ranked on its ok
+  repetitions and *flagged* (``"flagged": true``; ``!`` after its place), and its failed
+  repetitions are listed with their reasons. One with no ok repetition is shown, unranked.
+- Only finite scores take places (best first, higher score first as the ``ranking``
+  contract says); a NaN or infinite score is shown after them, unranked, in stored order.
+"""
 
 from __future__ import annotations
 
-import json
-import statistics
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,85 +22,160 @@ import attrs
 from ..discovery import Catalog, Descriptor
 from ..planner import Run
 from ..results import Record
+from . import values
+from .repetitions import configuration, describe, latest
+from .tuned import SELECTED_ON, select
+
+RANKED_ON = "median metrics over ok repetitions; failed ones listed, configuration flagged"
+
+
+def _order(rec: Record) -> tuple[int, int]:
+    return rec.run.seed, rec.run.split
 
 
 @attrs.frozen
 class Entry:
-    """One row of a leaderboard: a configuration, aggregated over the seeds it ran with.
+    """One row of a leaderboard: a configuration, aggregated over its repetitions.
 
-    ``metrics`` and ``score`` are medians over seeds; ``spread`` and ``score_range`` the
-    (min, max) across them, so one lucky seed cannot pass for a better method.
+    ``records`` are its ok repetitions, ``failed`` its failed ones (both by seed, split);
+    ``scores`` the ranking's score of each ok repetition; ``score`` the ranking's score of the
+    median metrics; ``place`` its rank within its problem (``None``: unranked);
+    ``validation_score`` the score of its median validation metrics (``rank --tuned``).
     """
 
     records: tuple[Record, ...]
+    failed: tuple[Record, ...]
     scores: tuple[float, ...]
+    score: float
+    place: int | None = None
+    validation_score: float | None = None
+
+    @classmethod
+    def of(cls, ranking: Descriptor, records: Iterable[Record]) -> Entry:
+        """The entry of one configuration's repetitions under ``ranking``."""
+        ok = tuple(sorted((r for r in records if r.status == "ok"), key=_order))
+        failed = tuple(sorted((r for r in records if r.status != "ok"), key=_order))
+        names = ranking.spec.metrics
+        per_rep = tuple(values.score(ranking.fn, names, r.metrics) for r in ok)
+        median = {m: values.median(r.metrics.get(m, values.NAN) for r in ok) for m in names}
+        return cls(ok, failed, per_rep, values.score(ranking.fn, names, median) if ok else values.NAN)
 
     @property
     def run(self) -> Run:
-        """The configuration (the first seed's run)."""
-        return self.records[0].run
+        """The configuration (its first repetition's run)."""
+        return (self.records or self.failed)[0].run
+
+    @property
+    def repetitions(self) -> tuple[Record, ...]:
+        """Every repetition, ok or failed, by (seed, split)."""
+        return tuple(sorted(self.records + self.failed, key=_order))
 
     @property
     def seeds(self) -> tuple[int, ...]:
-        return tuple(r.run.seed for r in self.records)
+        return tuple(r.run.seed for r in self.repetitions)
 
     @property
-    def score(self) -> float:
-        return statistics.median(self.scores)
+    def splits(self) -> tuple[int, ...]:
+        return tuple(r.run.split for r in self.repetitions)
+
+    @property
+    def varied(self) -> str:
+        """What the repetitions varied, in words (``5 repetitions: seeds 0–4, splits 0–4``)."""
+        return describe(self.seeds, self.splits)
+
+    @property
+    def flagged(self) -> bool:
+        """Ranked on its ok repetitions although some failed."""
+        return bool(self.failed) and bool(self.records)
 
     @property
     def score_range(self) -> tuple[float, float]:
-        return min(self.scores), max(self.scores)
+        return values.span(self.scores)
 
     @property
     def metrics(self) -> dict[str, float]:
-        names = set.intersection(*(set(r.metrics) for r in self.records))
-        return {m: statistics.median(r.metrics[m] for r in self.records) for m in sorted(names)}
+        """Median of each metric over the ok repetitions (NaN: measured in none)."""
+        names = sorted({m for r in self.records for m in r.metrics})
+        return {m: values.median(r.metrics.get(m, values.NAN) for r in self.records) for m in names}
 
     @property
     def spread(self) -> dict[str, tuple[float, float]]:
-        return {m: (min(r.metrics[m] for r in self.records), max(r.metrics[m] for r in self.records)) for m in self.metrics}
+        """``(min, max)`` of each metric over the ok repetitions."""
+        return {m: values.span(r.metrics.get(m, values.NAN) for r in self.records) for m in self.metrics}
 
     def to_json(self) -> dict[str, Any]:
-        """The run's roles, hyperparameters, seeds, median metrics and score, and spreads."""
+        """Roles, hyperparameters, repetitions (what varied, which failed and why), median
+        metrics, spreads and score. Non-finite floats are left as they are: encode with
+        ``results.export.json_safe``."""
         run = self.run.to_json()
         keep = ("problem", "model", "trainer", "software", "hardware", "chain", "fills", "hyperparameters")
-        return {**{k: run[k] for k in keep}, "seeds": list(self.seeds), "metrics": self.metrics,
+        failed = [{"seed": r.run.seed, "split": r.run.split, "reason": r.reason,
+                   **({"kept_metrics": r.details["kept_metrics"]} if "kept_metrics" in r.details else {})}
+                  for r in self.failed]
+        tuned = {} if self.validation_score is None else {"validation_score": self.validation_score, "selected_on": SELECTED_ON}
+        return {**{k: run[k] for k in keep}, "place": self.place, "flagged": self.flagged, "ranked_on": RANKED_ON,
+                "varied": self.varied, "seeds": list(self.seeds), "splits": list(self.splits),
+                "ok": len(self.records), "failed": failed, "metrics": self.metrics,
                 "spread": {m: list(v) for m, v in self.spread.items()}, "score": self.score,
-                "score_range": list(self.score_range)}
+                "score_range": list(self.score_range), "scores": list(self.scores), **tuned}
 
 
 @attrs.frozen
 class Leaderboard:
-    """A ranking's ordered entries, best first; problems within it are ranked apart."""
+    """A ranking's entries, problem by problem, best first; ``notes`` say what was left out.
+
+    ``tuned``: one grid point per configuration, chosen on validation (``rank --tuned``).
+    """
 
     ranking: Descriptor
     entries: tuple[Entry, ...]
+    tuned: bool = False
+    notes: tuple[str, ...] = ()
 
 
-def configuration(run: Run) -> str:
-    """What identifies a configuration across repetitions: the run without its seed."""
-    spec = run.to_json()
-    spec.pop("seed")
-    return json.dumps(spec, sort_keys=True, default=str)
+def _applies(ranking: Descriptor, rec: Record) -> bool:
+    if rec.status == "ok":
+        return set(ranking.spec.metrics) <= rec.metrics.keys()
+    return ranking.name in rec.run.rankings
 
 
-def leaderboard(ranking: Descriptor, records: Iterable[Record]) -> Leaderboard:
-    """Score every successful record that has all the ranking's metrics, aggregate each
-    configuration over its seeds (median), best first, grouped by problem (a score means
-    nothing across problems)."""
-    needed = set(ranking.spec.metrics)
-    groups: dict[str, list[tuple[Record, float]]] = {}
-    for rec in records:
-        if rec.status == "ok" and needed <= rec.metrics.keys():
-            groups.setdefault(configuration(rec.run), []).append((rec, float(ranking.fn(rec.metrics))))
-    entries = [Entry(tuple(r for r, _ in sorted(g, key=lambda p: p[0].run.seed)),
-                     tuple(s for _, s in sorted(g, key=lambda p: p[0].run.seed))) for g in groups.values()]
-    entries.sort(key=lambda e: (e.run.problem, -e.score))
-    return Leaderboard(ranking, tuple(entries))
+def place(entries: Iterable[Entry]) -> tuple[Entry, ...]:
+    """``entries`` grouped by problem; within each, finite scores first (higher first) with
+    their places, then the rest unranked in the order given (never reordered around NaN)."""
+    placed: list[Entry] = []
+    by_problem: dict[str, list[Entry]] = {}
+    for e in entries:
+        by_problem.setdefault(e.run.problem, []).append(e)
+    for problem in sorted(by_problem):
+        group = by_problem[problem]
+        ranked = sorted((e for e in group if values.ranks(e.score)), key=lambda e: -e.score)
+        placed += [attrs.evolve(e, place=i) for i, e in enumerate(ranked, 1)]
+        placed += [attrs.evolve(e, place=None) for e in group if not values.ranks(e.score)]
+    return tuple(placed)
 
 
-def leaderboards(catalog: Catalog, records: Iterable[Record]) -> list[Leaderboard]:
+def leaderboard(ranking: Descriptor, records: Iterable[Record], *, tuned: bool = False) -> Leaderboard:
+    """The leaderboard of ``ranking`` over ``records`` (ok and failed).
+
+    Args:
+        ranking: a ranking module's descriptor; it applies to ok runs that have all its
+            metrics, and to failed runs it was attached to.
+        records: stored runs; one per repetition is kept (the last stored).
+        tuned: keep one hyperparameter point per configuration, chosen on validation
+            (see ``rank.tuned``).
+    """
+    groups: dict[str, list[Record]] = {}
+    for rec in latest(records):
+        if _applies(ranking, rec):
+            groups.setdefault(configuration(rec.run), []).append(rec)
+    entries = [Entry.of(ranking, g) for g in groups.values()]
+    notes: tuple[str, ...] = ()
+    if tuned:
+        entries, notes = select(ranking, entries)
+    return Leaderboard(ranking, place(entries), tuned, notes)
+
+
+def leaderboards(catalog: Catalog, records: Iterable[Record], *, tuned: bool = False) -> list[Leaderboard]:
     """One leaderboard per installed ranking module."""
     stored = list(records)
-    return [leaderboard(r, stored) for r in catalog.of("ranking")]
+    return [leaderboard(r, stored, tuned=tuned) for r in catalog.of("ranking")]

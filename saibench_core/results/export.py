@@ -1,7 +1,13 @@
 """Exporting stored results as a flat table: CSV, JSON or Parquet.
 
-One row per stored run: its roles, seed, chain, hyperparameters (as JSON text), status,
-reason, wall time, peak memory, and one ``metric.<name>`` column per metric.
+One row per stored run: its roles, seed, split, chain, hyperparameters (as JSON text),
+status, reason, wall time, peak memory, one ``metric.<name>`` column per test metric and one
+``validation.<name>`` column per validation metric.
+
+"Not measured" (NaN) and "never reached" (±inf) stay apart in every format: NaN is ``null``
+in JSON, an empty cell in CSV and null in Parquet (like a metric the run did not have);
+±inf is the string ``"Infinity"``/``"-Infinity"`` in JSON and CSV (``float()`` in Python
+and ``Number()`` in JavaScript read it back) and IEEE infinity in Parquet.
 """
 
 from __future__ import annotations
@@ -19,16 +25,36 @@ from .store import Record
 FORMATS = ("csv", "json", "parquet")
 
 
-def json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float (a metric never reached, or not available on
-    this device) as ``None``, so that the output is standard JSON (``null``)."""
+INFINITY = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def _encode(value: Any, infinity: bool) -> Any:
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        if math.isnan(value):
+            return None
+        return INFINITY[value] if infinity and math.isinf(value) else value
     if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
+        return {k: _encode(v, infinity) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
+        return [_encode(v, infinity) for v in value]
     return value
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as standard JSON: NaN (not measured) as ``None`` (``null``), ±inf (never
+    reached) as ``"Infinity"``/``"-Infinity"``, in nested dicts and lists too.
+
+    >>> json_safe({"mae": float("nan"), "time_to_95_accuracy": [float("inf"), 2.5]})
+    {'mae': None, 'time_to_95_accuracy': ['Infinity', 2.5]}
+    """
+    return _encode(value, infinity=True)
+
+
+def decode(value: Any) -> Any:
+    """Inverse of ``json_safe`` for one value: ``None`` → NaN, ``"Infinity"`` → inf."""
+    if value is None:
+        return math.nan
+    return float(value) if value in ("Infinity", "-Infinity") else value
 
 
 def rows(records: Iterable[Record]) -> list[dict[str, Any]]:
@@ -38,11 +64,13 @@ def rows(records: Iterable[Record]) -> list[dict[str, Any]]:
         run = rec.run
         flat.append({
             "key": rec.key, "problem": run.problem, "model": run.model_label, "trainer": run.trainer,
-            "software": run.software, "hardware": run.hardware, "seed": run.seed, "chain": "→".join(run.chain),
+            "software": run.software, "hardware": run.hardware, "seed": run.seed, "split": run.split,
+            "chain": "→".join(run.chain),
             "hyperparameters": json.dumps({k: dict(v) for k, v in run.hyper.items()}, sort_keys=True),
             "status": rec.status, "reason": rec.reason, "wall_seconds": rec.wall_seconds,
             "peak_rss_mb": rec.details.get("monitor", {}).get("peak_rss_mb"),
             **{f"metric.{name}": value for name, value in rec.metrics.items()},
+            **{f"validation.{name}": value for name, value in rec.details.get("validation_metrics", {}).items()},
         })
     columns = list(dict.fromkeys(c for row in flat for c in row))
     return [{c: row.get(c) for c in columns} for row in flat]
@@ -61,14 +89,14 @@ def export(records: Iterable[Record], path: Path, fmt: str) -> int:
         with path.open("w", newline="") as out:
             writer = csv.DictWriter(out, fieldnames=list(table[0]) if table else ["key"])
             writer.writeheader()
-            writer.writerows(table)
+            writer.writerows(json_safe(table))
     elif fmt == "parquet":
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
             raise UsageError("Parquet export needs pyarrow: pip install 'saibench[parquet]' (or use --format csv)") from None
-        pq.write_table(pa.Table.from_pylist(table), path)
+        pq.write_table(pa.Table.from_pylist(_encode(table, infinity=False)), path)
     else:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return len(table)

@@ -3,13 +3,21 @@
 A run's key hashes everything that decides its outcome (modules, their versions and
 source hashes, hyperparameters, chain, seed), so a campaign re-run skips what it already
 has and re-runs what changed.
+
+Several runners may share one database: each claims a run before starting it (``claim``),
+so no run is trained twice, and an ``ok`` row is never replaced (``put``). The database is
+checked when opened, for writing before any run starts (``schema``); read-only commands
+open it with ``Store.open_readonly``, which creates nothing. Every sqlite error surfaces
+as one ``StoreError`` line naming the file, what failed and how to fix it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,21 +25,15 @@ from typing import Any
 import attrs
 import platformdirs
 
-from ..errors import StoreError
+from ..errors import StoreError, UsageError
 from ..planner import Run
+from .claims import CLAIM_COLUMNS, LEASE_SECONDS, Claim, Heartbeat, Holder, refresh
 from .outcome import Outcome
+from .schema import connect, sqlite_errors
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    key TEXT PRIMARY KEY,
-    problem TEXT NOT NULL, model TEXT NOT NULL, trainer TEXT NOT NULL,
-    software TEXT NOT NULL, hardware TEXT NOT NULL, seed INTEGER NOT NULL,
-    spec TEXT NOT NULL,
-    status TEXT NOT NULL, reason TEXT NOT NULL,
-    metrics TEXT NOT NULL, details TEXT NOT NULL,
-    wall_seconds REAL NOT NULL, finished_at REAL NOT NULL
-)
-"""
+SEED_MAX = 2**63 - 1 - 2**32
+"""The largest ``--seed``: SQLite stores 64-bit signed integers, and ``--repeat`` adds up
+to 2**32 seeds after it."""
 
 
 def default_path() -> Path:
@@ -53,21 +55,46 @@ class Record:
 
 
 class Store:
-    """A results database. Use as a context manager, or call ``close()``."""
+    """A results database, opened for writing (``saibench run``): checked, and created if
+    missing, before any run starts. Use as a context manager, or call ``close()``.
 
-    def __init__(self, path: Path | str) -> None:
+    Args:
+        path: the SQLite file.
+        readonly: open an existing database for reading only (``open_readonly``).
+        lease: seconds a claim outlives its holder's last heartbeat (see ``claims``).
+
+    Raises:
+        StoreError: the file cannot be created, is read-only, damaged, foreign or newer;
+            one line naming it and how to fix it.
+
+    A runner sharing the database with others claims each run before starting it::
+
+        with Store(path) as store:
+            todo = [(key, run) for key, run in jobs if store.claim(key)]  # False: stored ok, or taken
+            for key, run, outcome in execute(todo):
+                store.put(key, run, outcome)  # stores and drops the claim; close() drops the rest
+    """
+
+    def __init__(self, path: Path | str, *, readonly: bool = False, lease: float = LEASE_SECONDS) -> None:
+        if not lease > 0:
+            raise UsageError(f"Store(lease={lease!r}): the lease must be a positive number of seconds")
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(SCHEMA)
-            self._db.commit()
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
-                f"cannot open results database {str(self.path)!r}: {exc}; "
-                f"pass a writable file with --db PATH"
-            ) from None
+        self.writable = not readonly
+        self.lease = lease
+        self._db = connect(self.path, writable=self.writable)
+        self._holder = Holder.current()
+        self._owner = uuid.uuid4().hex  # one per open store: two stores in one process are two runners
+        self._heartbeat = Heartbeat(self.path, self._owner, interval=lease / 4)
+
+    @classmethod
+    def open_readonly(cls, path: Path | str) -> Store:
+        """Open an existing database for reading (``rank``, ``results export``): a missing
+        file is an error, and nothing is created or changed.
+
+        Raises:
+            StoreError: the file is missing, unreadable, damaged, foreign or newer.
+        """
+        return cls(path, readonly=True)
 
     def __enter__(self) -> Store:
         return self
@@ -76,28 +103,114 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        """Close the connection."""
+        """Drop this store's claims and close the connection."""
+        self._heartbeat.stop()
+        if self.writable:
+            # best effort: a claim left behind (database gone, disk full) is void as soon
+            # as this process has exited, and raising here would hide the error that
+            # brought the runner down
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("DELETE FROM claims WHERE owner = ?", (self._owner,))
         self._db.close()
+
+    @contextlib.contextmanager
+    def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front (``BEGIN IMMEDIATE``) so that what it
+        reads cannot change before it writes: two runners' transactions serialize."""
+        if not self.writable:
+            raise StoreError(f"results database {str(self.path)!r}: {doing} failed: it was opened read-only; "
+                             "open it with Store(path) to write", path=str(self.path))
+        with sqlite_errors(self.path, doing):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     def done(self, key: str) -> bool:
         """Whether a successful run with this key is stored."""
-        row = self._db.execute("SELECT 1 FROM runs WHERE key = ? AND status = 'ok'", (key,)).fetchone()
+        with sqlite_errors(self.path, "looking up a run"):
+            row = self._db.execute("SELECT 1 FROM runs WHERE key = ? AND status = 'ok'", (key,)).fetchone()
         return row is not None
 
-    def put(self, key: str, run: Run, outcome: Outcome) -> None:
-        """Store one run's outcome in a single transaction (replacing a failed attempt)."""
-        with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, run.problem, run.model, run.trainer, run.software, run.hardware, run.seed,
-                 json.dumps(run.to_json(), sort_keys=True), outcome.status, outcome.reason,
-                 json.dumps(outcome.metrics), json.dumps(outcome.details), outcome.wall_seconds, time.time()),
-            )
+    def claim(self, key: str) -> bool:
+        """Take the run ``key`` for this runner before starting it.
+
+        Returns ``False`` when the run is stored ``ok`` or another runner's claim on it
+        holds (``holder(key)`` says whose); ``True`` when this store now holds it (also when
+        it held it already). ``put`` or ``release`` drops the claim, and so does ``close``.
+        A claim of a runner that died is void and taken over (see ``claims``).
+        """
+        with self._write("claiming a run") as db:
+            if db.execute("SELECT 1 FROM runs WHERE key = ? AND status = 'ok'", (key,)).fetchone():
+                return False
+            held = self._claim_row(key)
+            if held is not None and held.owner != self._owner \
+                    and not held.void(here=self._holder, now=time.time(), lease=self.lease):
+                return False
+            now, h = time.time(), self._holder
+            db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (key, self._owner, h.host, h.machine, h.pid, h.pid_started, now, now))
+        self._heartbeat.start()
+        return True
+
+    def holder(self, key: str) -> Claim | None:
+        """The claim on ``key``, void or not; ``None`` if unclaimed."""
+        with sqlite_errors(self.path, "looking up a claim"):
+            return self._claim_row(key)
+
+    def _claim_row(self, key: str) -> Claim | None:
+        row = self._db.execute(f"SELECT {CLAIM_COLUMNS} FROM claims WHERE key = ?", (key,)).fetchone()
+        return None if row is None else Claim.from_row(row)
+
+    def release(self, *keys: str) -> None:
+        """Drop this store's claims on ``keys`` (runs that will not be run after all, e.g.
+        when a campaign stops early), in one transaction; keys not held are ignored."""
+        with self._write("releasing claims") as db:
+            db.executemany("DELETE FROM claims WHERE key = ? AND owner = ?", [(key, self._owner) for key in keys])
+
+    def refresh(self) -> None:
+        """Renew the lease of this store's claims (the heartbeat thread does this)."""
+        with self._write("renewing claims") as db:
+            refresh(db, self._owner)
+
+    def put(self, key: str, run: Run, outcome: Outcome) -> bool:
+        """Store one run's outcome and drop its claim, in a single transaction.
+
+        An ``ok`` row is final: a later outcome for its key (a failed attempt of a second
+        runner, or a duplicate success) is not stored. A failed row is replaced by the
+        next outcome. Returns whether ``outcome`` was stored.
+        """
+        spec = json.dumps(run.to_json(), sort_keys=True)
+        metrics, details = json.dumps(outcome.metrics), json.dumps(outcome.details)
+        with self._write(f"storing run {key[:12]} ({run.problem} x {run.model}, seed {run.seed})") as db:
+            stored = db.execute("SELECT status FROM runs WHERE key = ?", (key,)).fetchone()
+            keep = stored is None or stored[0] != "ok"
+            if keep:
+                db.execute(
+                    "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, run.problem, run.model, run.trainer, run.software, run.hardware, run.seed, spec,
+                     outcome.status, outcome.reason, metrics, details, outcome.wall_seconds, time.time()),
+                )
+            db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self._owner))
+        return keep
 
     def records(self, status: str | None = None) -> Iterator[Record]:
-        """Stored runs, oldest first, optionally only those with ``status``."""
+        """Stored runs, oldest first, optionally only those with ``status``.
+
+        Raises:
+            StoreError: the database cannot be read, or a row is malformed (named by key).
+        """
         query = "SELECT key, spec, status, reason, metrics, details, wall_seconds FROM runs"
-        rows = self._db.execute(query + (" WHERE status = ?" if status else "") + " ORDER BY finished_at",
-                                (status,) if status else ())
+        with sqlite_errors(self.path, "reading runs"):
+            rows = self._db.execute(query + (" WHERE status = ?" if status else "") + " ORDER BY finished_at",
+                                    (status,) if status else ()).fetchall()
         for key, spec, st, reason, metrics, details, wall in rows:
-            yield Record(key, Run.from_json(json.loads(spec)), st, reason, json.loads(metrics), json.loads(details), wall)
+            try:
+                yield Record(key, Run.from_json(json.loads(spec)), st, reason, json.loads(metrics), json.loads(details), wall)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise StoreError(f"results database {str(self.path)!r}: run {key!r} is malformed ({type(exc).__name__}: {exc}); "
+                                 "delete that row, or move the database away", path=str(self.path)) from None

@@ -1,4 +1,9 @@
-"""Rankings: community views over stored results (higher score ranks first)."""
+"""Rankings: community views over stored results (higher score ranks first).
+
+Each function scores one set of metric values; a leaderboard applies it to a configuration's
+median metrics over its repetitions (so ``accuracy_per_time`` weighs the median training
+time, not one lucky run's) and to each repetition for the [min, max] range.
+"""
 
 from __future__ import annotations
 
