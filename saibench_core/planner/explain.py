@@ -41,13 +41,12 @@ def _model_stage(planner: Planner, problem: Descriptor, model: Descriptor,
             reasons.append(Reason("submodule", (label(problem), label(model)), comps))
             continue
         for hm in _points(model):
-            if why := rules.constraint(model, hm, dims_match.dims):
-                reasons += why
-                continue
-            for fills in comps:
+            constrained = rules.constraint(model, hm, dims_match.dims)
+            reasons += constrained
+            for fills in comps:  # judged even where a constraint fails: every violated rule is a reason
                 if why := rules.model_fail(planner, model, dims_match.dims, hm, fills):
                     reasons += why
-                else:
+                elif not constrained:
                     survivors.append((dims_match, fills, hm))
     return survivors, reasons
 
