@@ -22,6 +22,7 @@ from ._concepts import Task as Task
 from ._concepts import Test as Test
 from ._concepts import Train as Train
 from ._concepts import Training as Training
+from ._concepts import Validation as Validation
 from ._constraints import constraint_names as constraint_names
 from ._errors import Fail as Fail
 from ._errors import InvalidSignature as InvalidSignature

@@ -116,18 +116,28 @@ class Train(Fixture[X, Y]):
 
 
 class Test(Fixture[X, Y]):
-    """The held-out test fixture a problem provides; metrics are evaluated on it."""
+    """The held-out test fixture a problem provides; metrics are evaluated on it once, at
+    the end of the run."""
+
+
+class Validation(Fixture[X, Y]):
+    """The fixture a run is followed and selected on: per-epoch curves, time-to-accuracy,
+    and the choice among grid points read it, never the test fixture. A problem may provide
+    one; otherwise the engine carves it from the training fixture."""
 
 
 @attrs.frozen
 class Dataset(Generic[X, Y]):
-    """What a problem returns: a train and a test fixture. The problem's return annotation
-    ``Dataset[Annotated[..., Image(8, 8, 1)], Annotated[..., Label(10)]]`` is its signature.
+    """What a problem returns: a train and a test fixture, and optionally a validation one
+    (keyword ``validation=``; without it the engine carves one from ``train``). The
+    problem's return annotation ``Dataset[Annotated[..., Image(8, 8, 1)], Annotated[...,
+    Label(10)]]`` is its signature.
     """
 
     train: Train[X, Y]
     test: Test[X, Y]
     checksum: str = ""
+    validation: Validation[X, Y] | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen
@@ -168,22 +178,42 @@ class Input:
 
 @attrs.frozen
 class Evaluation:
-    """Everything a metric may observe about a finished run on the test fixture.
+    """Everything a metric may observe about a finished run, on one fixture: the test
+    fixture (``fixture == "test"``, evaluated once, at the end) or the validation fixture
+    (``"validation"``, the same metrics again, so that grid points are chosen on it).
+
+    Every clock is ``time.perf_counter`` read after ``block_until_ready``.
 
     Attributes:
-        y_true: test targets (class indices for ``Label``, values otherwise).
+        y_true: the fixture's targets (class indices for ``Label``, values otherwise).
         y_pred: predictions in the same form as ``y_true``.
         scores: raw model outputs (class probabilities for ``Label``).
-        train_seconds: wall time of the measured training phase, compile excluded.
-        compile_seconds: time spent compiling the training step (the warm-up).
-        inference_seconds: wall time to predict the whole test fixture once, compiled.
-        n_train, n_test: fixture sizes; epochs: epochs trained.
+        train_seconds: one execution of the compiled training program (every epoch and
+            minibatch, data already on the device), compilation excluded. Steady state: the
+            program runs once untimed (warm-up) and its second execution is timed, when the
+            warm-up took under 5 s; a longer run is timed on its first execution,
+            whose fixed warm-up cost is then small beside it. The ``timing`` event's
+            ``train_clock`` says which (``"steady state"`` or ``"first execution"``).
+        compile_seconds: tracing, lowering and XLA compilation of the training program,
+            recorded apart; the ``timing`` event's ``compile_cache`` says whether JAX's
+            persistent compilation cache had it (``"hit"``, 5-20x faster), did not
+            (``"miss"``) or was off (``"off"``).
+        inference_seconds: median, over several timed passes, of predicting the whole
+            fixture end to end: NumPy inputs in, host-to-device transfer, the compiled
+            forward pass, device-to-host transfer, NumPy outputs out (compiled and warmed
+            up first; each pass in the ``inference`` event).
+        n_train, n_validation, n_test: fixture sizes (``n_train`` is what was trained on,
+            after any validation carve); epochs: epochs trained.
         events: the run's event stream, in order, each a dict with a ``"kind"``:
             ``epoch`` (``epoch``, ``seconds`` since training began, ``train_loss``, and with
-            a metric that ``needs=("epochs",)``, ``test_loss``, ``test_accuracy``),
-            ``timing`` (``compile_seconds``, ``train_seconds``), ``latency`` (``seconds``:
-            single-sample predictions), ``memory`` (``peak_host_bytes``, ``device_bytes``
-            or ``None`` where the device does not say).
+            a metric that ``needs=("epochs",)``, ``validation_loss``, ``validation_accuracy``
+            on the validation fixture), ``timing`` (``compile_seconds``, ``compile_cache``,
+            ``train_seconds``, ``train_clock``, ``first_execution_seconds``), ``inference``
+            (``seconds``: each timed whole-fixture pass, end to end), ``latency``
+            (``seconds``: single-sample predictions, end to end, NumPy in and out),
+            ``memory`` (``peak_host_bytes``, ``device_bytes`` or ``None`` where the device
+            does not say).
+        fixture: which fixture ``y_true`` comes from: ``"test"`` or ``"validation"``.
     """
 
     y_true: NDArray[Any]
@@ -196,3 +226,5 @@ class Evaluation:
     n_test: int
     epochs: int
     events: tuple[dict[str, Any], ...] = ()
+    n_validation: int = 0
+    fixture: str = "test"

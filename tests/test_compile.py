@@ -24,7 +24,7 @@ def test_compiled_mlp_matches_numpy_reference() -> None:
     assert out_shape == (5,) and model.outputs_probabilities
     x = np.random.default_rng(0).normal(size=(32, 12)).astype(np.float32)
     probs, seconds = predict(model, params, x)
-    assert probs.shape == (32, 5) and probs.dtype == np.float32 and seconds > 0
+    assert probs.shape == (32, 5) and probs.dtype == np.float32 and seconds.shape == (7,) and np.all(seconds > 0)
     assert np.all(np.isfinite(probs))
     np.testing.assert_allclose(probs, numpy_forward(params, x.astype(np.float64)), rtol=1e-4, atol=1e-6)
 
@@ -60,3 +60,31 @@ def test_bfloat16_mixed_precision_trains_with_float32_parameters() -> None:
     assert all(p.dtype == np.float32 for p in jax.tree_util.tree_leaves(trained.params))
     probs, _ = predict(low, trained.params, xt)
     assert np.mean(probs.argmax(-1) == data.test.y) > 0.93
+
+
+def test_each_named_loss_and_a_callable_one_match_numpy() -> None:
+    import jax.numpy as jnp
+    import pytest
+
+    from saibench_core.compile.train import loss_function
+    from sail_types import Classify, InvalidSignature, Regress, Task
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(16, 3)).astype(np.float32)
+    y = rng.normal(size=16).astype(np.float32)
+    labels = rng.integers(0, 4, size=16).astype(np.int32)
+    regressor, classifier = compile_model(Pipeline(Linear(1)), {}), compile_model(Pipeline(Linear(4), Softmax()), {})
+    params, _ = regressor.init(jax.random.key(0), (3,))
+    out = (x.astype(np.float64) @ np.asarray(params[0]["w"], np.float64)).ravel() + float(params[0]["b"][0])
+    absolute = Task("Robust", loss="absolute_error", refines=Regress)
+    cubic = Task("Cubic", loss=lambda o, t: jnp.abs(o - t) ** 3, refines=Regress)
+    for task, expected in ((Regress, np.mean((out - y) ** 2)), (absolute, np.mean(np.abs(out - y))),
+                           (cubic, np.mean(np.abs(out - y) ** 3))):
+        assert float(jax.jit(loss_function(regressor, task))(params, x, y)) == pytest.approx(expected, rel=1e-5)
+    cparams, _ = classifier.init(jax.random.key(1), (3,))
+    logits = x.astype(np.float64) @ np.asarray(cparams[0]["w"], np.float64) + np.asarray(cparams[0]["b"], np.float64)
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    expected = -np.mean(log_probs[np.arange(16), labels])
+    assert float(jax.jit(loss_function(classifier, Classify))(cparams, x, labels)) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(InvalidSignature, match="unknown loss"):
+        loss_function(regressor, "huber")

@@ -14,7 +14,7 @@ from saibench_core.compile import compile_model, fit, predict
 from saibench_core.compile.train import epoch_scores
 from saibench_core.discovery import Catalog
 from saibench_core.execute.pod import hard_failures
-from sail_types import Evaluation, Linear, Pipeline, Relu, Softmax, Training
+from sail_types import Classify, Evaluation, Linear, Pipeline, Relu, Softmax, Training
 
 
 def evaluation(*events: dict[str, object]) -> Evaluation:
@@ -22,7 +22,7 @@ def evaluation(*events: dict[str, object]) -> Evaluation:
 
 
 def test_time_to_accuracy_follows_epochs_in_order() -> None:
-    epochs = [{"kind": "epoch", "epoch": i + 1, "seconds": 0.5 * (i + 1), "test_accuracy": acc}
+    epochs = [{"kind": "epoch", "epoch": i + 1, "seconds": 0.5 * (i + 1), "validation_accuracy": acc}
               for i, acc in enumerate([0.80, 0.96, 0.94, 0.97])]
     assert time_to_95_accuracy(evaluation(*epochs)) == 1.0
     assert math.isinf(time_to_95_accuracy(evaluation(*epochs[:1])))
@@ -48,18 +48,18 @@ def test_epoch_snapshots_agree_with_the_final_parameters() -> None:
     x, xt = (d.x.reshape(len(d.x), -1) for d in (data.train, data.test))
     model = compile_model(Pipeline(Linear(32), Relu(), Linear(10), Softmax()), {})
     training = Training(optax.adam(3e-3), epochs=5, batch_size=64)
-    trained = fit(model, training, "cross_entropy", x, data.train.y, key=jax.random.key(0), snapshots=True)
-    losses, accuracies = epoch_scores(model, "cross_entropy", trained.snapshots, xt, data.test.y)
+    trained = fit(model, training, Classify, x, data.train.y, key=jax.random.key(0), snapshots=True)
+    losses, accuracies = epoch_scores(model, Classify, trained.snapshots, xt, data.test.y)
     probs, _ = predict(model, trained.params, xt)
     assert losses.shape == accuracies.shape == (5,)
     assert accuracies[-1] == pytest.approx(np.mean(probs.argmax(-1) == data.test.y))
     assert accuracies[-1] > accuracies[0]
 
 
-def test_non_finite_metrics_become_null_in_json() -> None:
+def test_json_keeps_not_measured_and_never_reached_apart() -> None:
     import json
 
     from saibench_core.results.export import json_safe
 
     out = json.dumps(json_safe({"m": [float("nan"), float("inf"), 1.5], "n": (2, "x")}), allow_nan=False)
-    assert json.loads(out) == {"m": [None, None, 1.5], "n": [2, "x"]}
+    assert json.loads(out) == {"m": [None, "Infinity", 1.5], "n": [2, "x"]}  # NaN: not measured; inf: never reached

@@ -1,8 +1,10 @@
 """The training loop: every epoch and every minibatch inside one ``jax.jit`` with
 ``lax.scan``, so the host dispatches once per run rather than once per step.
 
-Compilation is timed apart (ahead-of-time ``lower().compile()``); the measured phase
-ends with ``block_until_ready`` so the clock never stops before the device does.
+The loss is the task's own (``Task.loss``: a name or a callable), never looked up by the
+task's name. Compilation is timed apart (ahead-of-time ``lower().compile()``, with the
+persistent cache's hit or miss); the training clock is described in ``clocks``. A loss,
+parameters or predictions that go non-finite fail the run (``finite.NonFinite``).
 """
 
 from __future__ import annotations
@@ -17,9 +19,16 @@ import numpy as np
 import optax
 from numpy.typing import NDArray
 
-from sail_types import Training
+from sail_types import Task, Training
 
+from ..errors import InvalidSignature
+from .clocks import cache_state, compile_cache_state, timed_execution
+from .finite import check_losses, check_parameters
 from .nn import CompiledModel, Params
+
+# a task, or its loss alone: a name or a callable ``loss(outputs, targets) -> per-sample losses``
+TaskOrLoss = Task | str | Callable[..., Any]
+_PREDICTION_OF = {"cross_entropy": "argmax", "squared_error": "identity", "absolute_error": "identity"}
 
 
 class TrainState(NamedTuple):
@@ -30,35 +39,73 @@ class TrainState(NamedTuple):
 
 
 class Trained(NamedTuple):
-    """The outcome of training: final parameters, per-epoch mean loss and the timings."""
+    """The outcome of training: final parameters, per-epoch mean loss and the clocks
+    (see ``sail_types.Evaluation`` for what each covers)."""
 
     params: Params
     epoch_losses: NDArray[np.float32]
     compile_seconds: float
     train_seconds: float
     snapshots: Params | None = None  # parameters after each epoch, stacked (``fit(snapshots=True)``)
+    first_execution_seconds: float = float("nan")
+    train_clock: str = ""  # "steady state" or "first execution"
+    compile_cache: str = "off"  # "hit", "miss" or "off"
 
 
-def loss_function(model: CompiledModel, loss: str) -> Callable[[Params, jax.Array, jax.Array], jax.Array]:
-    """The task's loss: softmax cross-entropy on class indices, or mean squared error."""
+def semantics(task: TaskOrLoss) -> tuple[str | Callable[..., Any], str]:
+    """``(loss, prediction)`` of a task, or of a bare loss (a name implies its prediction,
+    a callable predicts the outputs as they are).
 
-    def cross_entropy(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
-        losses: jax.Array = optax.softmax_cross_entropy_with_integer_labels(model.apply(params, x), y)
-        return losses.mean()
+    Raises:
+        InvalidSignature: an unknown loss name (never silently squared error).
+    """
+    if isinstance(task, Task):
+        assert task.loss is not None and task.prediction is not None  # Task fills them in
+        return task.loss, task.prediction
+    if callable(task):
+        return task, "identity"
+    if task not in _PREDICTION_OF:
+        raise InvalidSignature(repr(task), f"unknown loss; use one of {', '.join(_PREDICTION_OF)}, a callable "
+                               "loss(outputs, targets) -> per-sample losses, or a sail_types.Task")
+    return task, _PREDICTION_OF[task]
 
-    def squared_error(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
-        error: jax.Array = model.apply(params, x).reshape(y.shape) - y
-        return jnp.mean(error**2)
 
-    return cross_entropy if loss == "cross_entropy" else squared_error
+def as_targets(outputs: jax.Array, targets: jax.Array) -> jax.Array:
+    """Outputs reshaped to the targets' shape when each sample has as many of both (a
+    ``Scalar`` model's ``(n, 1)`` outputs for ``(n,)`` targets); else as they are."""
+    return outputs.reshape(targets.shape) if outputs.size == targets.size else outputs
 
 
-def make_train_fn(model: CompiledModel, training: Training, loss: str, n: int, snapshots: bool = False) -> Callable[..., Any]:
+def loss_function(model: CompiledModel, task: TaskOrLoss) -> Callable[[Params, jax.Array, jax.Array], jax.Array]:
+    """The task's training loss, the mean over the batch of its per-sample losses:
+    ``cross_entropy`` (softmax cross-entropy of the model's logits against class indices),
+    ``squared_error``, ``absolute_error``, or the task's own callable. For ``identity``
+    tasks the outputs are first shaped as the targets (``as_targets``)."""
+    loss, prediction = semantics(task)
+
+    def mean_loss(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
+        outputs = model.apply(params, x)
+        if loss == "cross_entropy":
+            losses: jax.Array = optax.softmax_cross_entropy_with_integer_labels(outputs, y)
+            return losses.mean()
+        if prediction == "identity":
+            outputs = as_targets(outputs, y)
+        if loss == "squared_error":
+            return jnp.mean((outputs - y) ** 2)
+        if loss == "absolute_error":
+            return jnp.mean(jnp.abs(outputs - y))
+        assert callable(loss)
+        return jnp.mean(loss(outputs, y))
+
+    return mean_loss
+
+
+def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n: int, snapshots: bool = False) -> Callable[..., Any]:
     """A pure ``train(state, key, x, y) -> (state, epoch_losses)`` for ``n`` samples; with
     ``snapshots``, ``(state, (epoch_losses, params after each epoch))``."""
     batch = min(training.batch_size, n)
     steps = n // batch
-    loss_fn = loss_function(model, loss)
+    loss_fn = loss_function(model, task)
     optimizer = training.optimizer
 
     def step(state: TrainState, batch_xy: tuple[jax.Array, jax.Array]) -> tuple[TrainState, jax.Array]:
@@ -78,13 +125,18 @@ def make_train_fn(model: CompiledModel, training: Training, loss: str, n: int, s
     return train
 
 
-def fit(model: CompiledModel, training: Training, loss: str, x: NDArray[Any], y: NDArray[Any], *, key: jax.Array,
+def fit(model: CompiledModel, training: Training, task: TaskOrLoss, x: NDArray[Any], y: NDArray[Any], *, key: jax.Array,
         initial: Callable[[Params], Params] | None = None, snapshots: bool = False) -> Trained:
-    """Initialise and train ``model`` on ``(x, y)``; timings exclude compilation.
+    """Initialise and train ``model`` on ``(x, y)`` with ``task``'s loss; timings exclude
+    compilation (``clocks.timed_execution`` says what the training clock covers).
 
     ``initial`` maps the fresh parameters to the starting ones (e.g. loads saved weights).
     ``snapshots`` keeps the parameters after every epoch (scan outputs, so the training
     clock only pays for writing them), for metrics that follow training epoch by epoch.
+
+    Raises:
+        NonFinite: the training loss of some epoch, or a final parameter, is NaN or
+            infinite; the message names the first such epoch or the parameters.
     """
     init_key, train_key = jax.random.split(key)
     params, _ = model.init(init_key, tuple(x.shape[1:]))
@@ -92,57 +144,30 @@ def fit(model: CompiledModel, training: Training, loss: str, x: NDArray[Any], y:
         params = initial(params)
     state = TrainState(params, training.optimizer.init(params))
     xd, yd = jax.device_put(x), jax.device_put(y)
-    start = time.perf_counter()
-    compiled = jax.jit(make_train_fn(model, training, loss, len(x), snapshots)).lower(state, train_key, xd, yd).compile()
-    compile_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    state, out = compiled(state, train_key, xd, yd)
-    jax.block_until_ready((state, out))  # type: ignore[no-untyped-call]
-    train_seconds = time.perf_counter() - start
+    with compile_cache_state() as cache_events:
+        start = time.perf_counter()
+        program = jax.jit(make_train_fn(model, training, task, len(x), snapshots)).lower(state, train_key, xd, yd).compile()
+        compile_seconds = time.perf_counter() - start
+    (state, out), train_seconds, first_seconds, clock = timed_execution(program, state, train_key, xd, yd)
     losses, stacked = out if snapshots else (out, None)
-    return Trained(state.params, np.asarray(losses), compile_seconds, train_seconds, stacked)
+    check_losses(losses)
+    check_parameters(state.params)
+    return Trained(state.params, np.asarray(losses), compile_seconds, train_seconds, stacked,
+                   first_seconds, clock, cache_state(cache_events))
 
 
-def epoch_scores(model: CompiledModel, loss: str, snapshots: Params, x: NDArray[Any], y: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
-    """Test loss and accuracy (NaN for regression) after every epoch, from the snapshots;
-    evaluated after training, off the training clock."""
-    loss_fn = loss_function(model, loss)
+def epoch_scores(model: CompiledModel, task: TaskOrLoss, snapshots: Params, x: NDArray[Any], y: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Loss and accuracy (NaN unless the task predicts by ``argmax``) on ``(x, y)`` (the
+    validation fixture) after every epoch, from the snapshots; evaluated after training,
+    off the training clock."""
+    loss_fn = loss_function(model, task)
+    _, prediction = semantics(task)
     xd, yd = jnp.asarray(x), jnp.asarray(y)
 
     def one(params: Params) -> tuple[jax.Array, jax.Array]:
-        if loss == "cross_entropy":
+        if prediction == "argmax":
             return loss_fn(params, xd, yd), jnp.mean(model.apply(params, xd).argmax(-1) == yd)
         return loss_fn(params, xd, yd), jnp.array(jnp.nan)
 
     losses, accuracies = jax.jit(jax.vmap(one))(snapshots)
     return np.asarray(losses), np.asarray(accuracies)
-
-
-def latencies(model: CompiledModel, params: Params, x: NDArray[Any], n: int = 200) -> NDArray[np.float64]:
-    """Seconds to predict one sample, ``n`` times (samples cycled from ``x``), compiled and
-    warmed up, each clock read after ``block_until_ready``."""
-    fn = jax.jit(model.apply)
-    xs = [jax.device_put(x[i % len(x)][None]) for i in range(n)]
-    jax.block_until_ready(fn(params, xs[0]))  # type: ignore[no-untyped-call]
-    out = np.empty(n)
-    for i, sample in enumerate(xs):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(params, sample))  # type: ignore[no-untyped-call]
-        out[i] = time.perf_counter() - start
-    return out
-
-
-def predict(model: CompiledModel, params: Params, x: NDArray[Any]) -> tuple[NDArray[Any], float]:
-    """Model outputs on ``x`` (probabilities when the model ends in Softmax) and the
-    seconds one compiled, warmed-up pass over ``x`` takes."""
-
-    def forward(p: Params, batch: jax.Array) -> jax.Array:
-        out = model.apply(p, batch)
-        return jax.nn.softmax(out, axis=-1) if model.outputs_probabilities else out
-
-    fn = jax.jit(forward)
-    xd = jax.device_put(x)
-    jax.block_until_ready(fn(params, xd))  # type: ignore[no-untyped-call]
-    start = time.perf_counter()
-    out = jax.block_until_ready(fn(params, xd))  # type: ignore[no-untyped-call]
-    return np.asarray(out), time.perf_counter() - start

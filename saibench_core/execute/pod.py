@@ -1,9 +1,12 @@
 """A BenchPod: one run, executed inside its own process.
 
 The pod re-discovers the catalog (plugins are code, not data, so nothing is pickled),
-pins JAX to the run's hardware before JAX is imported, builds the problem's fixtures,
-applies the converter chain, compiles and trains the model, then evaluates every attached
-metric on the test fixture.
+pins JAX to the run's hardware before JAX is imported, loads the problem's data
+(checked against the campaign's checksum and the problem's declared types), carves a
+validation fixture where the problem provides none, applies the converter chain (its
+output checked against the model's input type), compiles and trains the model, then
+evaluates every attached metric on the validation fixture (for choosing among grid
+points) and, once, on the test fixture.
 """
 
 from __future__ import annotations
@@ -19,12 +22,17 @@ from typing import Any
 
 import platformdirs
 
-from sail_types import TASKS, Dataset, Evaluation, Layer, Training
+from sail_types import Dataset, Evaluation, Layer, Task, Training
 
+from ..data import dataset_checksum
 from ..discovery import Catalog, Descriptor, load_catalog
 from ..errors import SaibenchError, UsageError
 from ..planner import Fill, Run
 from ..planner.compose import build
+from .checks import check_checksum, check_converted
+from .events import observe
+from .fixtures import run_fixtures
+from .probe import problem_arguments
 
 
 class ConversionError(SaibenchError):
@@ -108,34 +116,6 @@ def hard_failures(catalog: Catalog, metrics: Mapping[str, float]) -> list[str]:
     return out
 
 
-def observe(trained: Any, compiled: Any, loss: str, x_test: Any, y_test: Any, latency: Any, device: Any) -> list[dict[str, Any]]:
-    """The run's event stream: per-epoch evaluations, timings, latencies, memory.
-
-    Epochs inside one compiled scan have no clock of their own; an epoch's ``seconds`` is
-    its share of the training time (every epoch does the same work)."""
-    import resource
-
-    from ..compile.train import epoch_scores
-
-    epochs = len(trained.epoch_losses)
-    test_loss = test_accuracy = None
-    if trained.snapshots is not None:
-        test_loss, test_accuracy = epoch_scores(compiled, loss, trained.snapshots, x_test, y_test)
-    events: list[dict[str, Any]] = []
-    for i in range(epochs):
-        event: dict[str, Any] = {"kind": "epoch", "epoch": i + 1, "seconds": trained.train_seconds * (i + 1) / epochs,
-                                 "train_loss": float(trained.epoch_losses[i])}
-        if test_loss is not None and test_accuracy is not None:
-            event.update(test_loss=float(test_loss[i]), test_accuracy=float(test_accuracy[i]))
-        events.append(event)
-    events.append({"kind": "timing", "compile_seconds": trained.compile_seconds, "train_seconds": trained.train_seconds})
-    events.append({"kind": "latency", "seconds": [float(v) for v in latency]})
-    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-    events.append({"kind": "memory", "peak_host_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                   "device_bytes": (stats or {}).get("peak_bytes_in_use")})
-    return events
-
-
 class Phases:
     """Wall time of each named phase of a run: ``with phases("load"): ...``."""
 
@@ -166,9 +146,35 @@ def environment() -> dict[str, Any]:
     }
 
 
+def _task(problem: Descriptor) -> Task:
+    task = problem.spec.task
+    if not isinstance(task, Task):
+        raise UsageError(f"problem {problem.name!r} declares no task; give it one: @problem(task=Classify)")
+    return task
+
+
+def _evaluation(catalog: Catalog, metrics: Sequence[str], **fields: Any) -> dict[str, float]:
+    evaluation = Evaluation(**fields)
+    return {name: float(_module(catalog, "metric", name).fn(evaluation)) for name in metrics}
+
+
 def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None = None) -> dict[str, Any]:
     """Execute one run in this process and return its metrics and facts; with
-    ``save_weights``, the trained parameters are written there (``.npz``)."""
+    ``save_weights``, the trained parameters are written there (``.npz``).
+
+    Returns:
+        a JSON-ready dict: ``metrics`` (on the test fixture), ``validation_metrics`` (the
+        same metrics on the validation fixture), fixture sizes, ``epoch_losses`` and, when a
+        metric follows epochs, the ``validation_loss`` and ``validation_accuracy`` curves,
+        ``compile_cache``, ``train_clock``, ``timing`` (the timing event and each timed
+        inference pass), the measured ``dataset_checksum``, the chain
+        used, phases, etc.
+
+    Raises:
+        DatasetChanged, DeclaredTypeError: the data are not those checked or declared.
+        NonFinite: the loss, parameters or predictions went non-finite.
+        HardFail: a test metric crossed its hard-fail threshold.
+    """
     catalog = catalog or load_catalog()
     hardware = _module(catalog, "hardware", run.hardware)
     if hardware.device is None:
@@ -181,8 +187,8 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
     enable_compilation_cache(jax)
     import numpy as np
 
-    from ..compile import compile_model, fit, predict, weights
-    from ..compile.train import latencies
+    from ..compile import compile_model, fit, latencies, predict, predictions, weights
+    from ..compile.finite import check_predictions
 
     phases = Phases()
     with phases("backend"):
@@ -192,50 +198,71 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
     problem = _module(catalog, "problem", run.problem)
     model = _module(catalog, "model", run.model)
     trainer = _module(catalog, "trainer", run.trainer)
+    task = _task(problem)
     hyper: Mapping[str, Mapping[str, Any]] = run.hyper
 
     with phases("load"):
-        data: Dataset[Any, Any] = problem.fn(**hyper.get("problem", {}))
+        data: Dataset[Any, Any] = problem.fn(**problem_arguments(problem, hyper.get("problem", {}), run.split))
+    with phases("check"):
+        checksum = dataset_checksum(data)
+        check_checksum(run.problem, run.dataset_checksum, checksum)
+        train, validation, test, carved = run_fixtures(problem, task, data, run)
     with phases("convert"):
-        (x_train, x_test), chain_used = convert(catalog, (run.chain, *run.fallbacks), (data.train.x, data.test.x))
-        x_train, x_test = (np.asarray(per_element(catalog, run.fills, x), dtype=np.float32) for x in (x_train, x_test))
+        xs, chain_used = convert(catalog, (run.chain, *run.fallbacks), (train.x, validation.x, test.x))
+        assert model.input is not None
+        source = f"converter {chain_used[-1]}" if chain_used else f"problem {run.problem}"
+        for split, x in zip(("train", "validation", "test"), xs, strict=True):
+            check_converted(source, run.model, model.input, split, x, run.dims)
+        x_train, x_val, x_test = (np.asarray(per_element(catalog, run.fills, x), dtype=np.float32) for x in xs)
+    y_train, y_val, y_test = (np.asarray(f.y) for f in (train, validation, test))
     with phases("build"):
         layer: Layer = build(catalog, model, run.dims, hyper.get("model", {}), run.fills)
         training: Training = trainer.fn(**hyper.get("trainer", {}))
         runtime = _module(catalog, "software", run.software).runtime
         compiled = compile_model(layer, run.dims, runtime.precision if runtime else "float32")
-    task = TASKS[problem.task or ""]
     with phases("fit"):  # compile + train, each also timed inside fit
         initial = None
         if run.init_weights:
             path = Path(run.init_weights.rsplit("#", 1)[0])
             initial = lambda fresh: weights.load(path, fresh)  # noqa: E731
         needs_epochs = any("epochs" in _module(catalog, "metric", m).spec.needs for m in run.metrics)
-        trained = fit(compiled, training, task.loss, x_train, np.asarray(data.train.y), key=jax.random.key(run.seed),
-                      initial=initial, snapshots=needs_epochs)
+        trained = fit(compiled, training, task, x_train, y_train, key=jax.random.key(run.seed), initial=initial, snapshots=needs_epochs)
     with phases("predict"):
-        scores, inference_seconds = predict(compiled, trained.params, x_test)
+        scores, inference = predict(compiled, trained.params, x_test)
+        check_predictions(scores, "test")
+        val_scores, _ = predict(compiled, trained.params, x_val, passes=0)
+        check_predictions(val_scores, "validation")
         latency = latencies(compiled, trained.params, x_test)
     with phases("observe"):
-        events = observe(trained, compiled, task.loss, x_test, np.asarray(data.test.y), latency, device)
-    y_pred = scores.argmax(-1) if task.loss == "cross_entropy" else scores.reshape(np.shape(data.test.y))
-    evaluation = Evaluation(
-        y_true=np.asarray(data.test.y), y_pred=y_pred, scores=scores,
-        train_seconds=trained.train_seconds, compile_seconds=trained.compile_seconds,
-        inference_seconds=inference_seconds, n_train=len(x_train), n_test=len(x_test),
-        epochs=training.epochs, events=tuple(events),
-    )
+        events = tuple(observe(trained, compiled, task, x_val, y_val, inference, latency, device))
+    assert task.prediction is not None
+    shared = {"train_seconds": trained.train_seconds, "compile_seconds": trained.compile_seconds,
+              "inference_seconds": float(np.median(inference)), "n_train": len(x_train), "n_validation": len(x_val),
+              "n_test": len(x_test), "epochs": training.epochs, "events": events}
     with phases("metrics"):
-        metrics = {name: float(_module(catalog, "metric", name).fn(evaluation)) for name in run.metrics}
+        metrics = _evaluation(catalog, run.metrics, y_true=y_test, y_pred=predictions(scores, task.prediction, y_test.shape),
+                              scores=scores, fixture="test", **shared)
+        validation_metrics = _evaluation(catalog, run.metrics, y_true=y_val, scores=val_scores, fixture="validation",
+                                         y_pred=predictions(val_scores, task.prediction, y_val.shape), **shared)
     if failed := hard_failures(catalog, metrics):
         raise HardFail("; ".join(failed), metrics)
     saved = str(weights.save(trained.params, Path(save_weights))) if save_weights else None
     return {
         "metrics": metrics,
+        "validation_metrics": validation_metrics,
+        "n_train": len(x_train), "n_validation": len(x_val), "n_test": len(x_test),
+        "validation_carved": carved,
+        "compile_cache": trained.compile_cache,
+        "train_clock": trained.train_clock,
+        "timing": {**next(e for e in events if e["kind"] == "timing"), "inference_seconds": [float(v) for v in inference]},
         "weights": saved,
         "epoch_losses": [float(v) for v in trained.epoch_losses],
+        # the per-epoch curves on the validation fixture, where a metric follows epochs
+        **{f"validation_{key}": [event[f"validation_{key}"] for event in events if event["kind"] == "epoch"]
+           for key in ("loss", "accuracy") if trained.snapshots is not None},
         "device": str(device),
-        "dataset_checksum": data.checksum,
+        "dataset_checksum": checksum,
+        "declared_checksum": data.checksum,
         "chain_used": list(chain_used),
         "environment": environment(),
         "phases": phases.seconds,

@@ -16,6 +16,7 @@ import pickle
 import select
 import signal
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -82,7 +83,13 @@ def judge_all(jobs: Sequence[tuple[Callable[[], Any], Callable[[Any], int | None
     if not contained or not jobs:
         return [judge(build, size) for build, size in jobs]
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # JAX warns at fork once it runs threads in this process (a notebook, a test). The
+        # child only runs the plugin's factory; if it ever blocked on a lock a thread held,
+        # the time limit makes its points unjudged, which keeps them in the plan.
+        warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+        warnings.filterwarnings("ignore", ".*fork.*", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         os.close(read_fd)
         try:
