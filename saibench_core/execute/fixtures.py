@@ -33,7 +33,7 @@ def time_ordered(problem: Descriptor, task: Task) -> bool:
 
 def run_fixtures(problem: Descriptor, task: Task, data: Dataset[Any, Any], run: Run) -> Fixtures:
     """Check every fixture ``data`` provides against ``problem``'s declared input and output
-    types (with ``run.dims``), then carve the validation fixture where there is none
+    types (their dims are the problem's hyperparameters at this run), then carve the validation fixture where there is none
     (``carve_validation``: seeded with ``run.split``; stratified for ``argmax`` tasks;
     chronological for time-ordered data).
 
@@ -42,9 +42,11 @@ def run_fixtures(problem: Descriptor, task: Task, data: Dataset[Any, Any], run: 
     """
     assert problem.input is not None and problem.output is not None
     provided = {"train": data.train, "validation": data.validation, "test": data.test}
+    # a problem's dims are named by its own integer hyperparameters, not the model's dims
+    dims = {k: v for k, v in run.hyper.get("problem", {}).items() if isinstance(v, int) and not isinstance(v, bool)}
     for split, fixture in provided.items():
         if fixture is not None:
-            check_fixture(f"problem {problem.name}", problem.input, problem.output, split, fixture.x, fixture.y, run.dims)
+            check_fixture(f"problem {problem.name}", problem.input, problem.output, split, fixture.x, fixture.y, dims)
     if data.validation is not None:
         return Fixtures(data.train, data.validation, data.test, carved=False)
     stratify = task.prediction == "argmax" and np.ndim(data.train.y) == 1  # one class per sample
