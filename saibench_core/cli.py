@@ -11,36 +11,63 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 import click
-from rich.console import Console
 from rich.table import Table
 
+from .cli_validate import FiniteFloat, output_file, scheduler_address, weights_dir, weights_file
 from .discovery import BLOCK_ENV, Catalog, load_catalog
 from .errors import SaibenchError
 from .planner import ROLES, LeftOut, Planner, Run, sample, select
 from .rank import Leaderboard, hyper_items, leaderboards, number, restrict, tables
 from .results import SEED_MAX, Store, default_path
 from .results.export import FORMATS, export, json_safe
+from .safe_text import SafeConsole
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# markup off: module names and reasons (e.g. "jax[cuda12]") are printed verbatim
-out = Console(highlight=False, markup=False)
-err = Console(stderr=True, highlight=False, markup=False)
+# markup off: module names and reasons (e.g. "jax[cuda12]") are printed verbatim; every
+# print escapes control characters, which plugins, runs and databases may carry (safe_text)
+out = SafeConsole(highlight=False, markup=False)
+err = SafeConsole(stderr=True, highlight=False, markup=False)
+
+
+def _fail(message: str, status: int = 2) -> NoReturn:
+    err.print(f"saibench: error: {' '.join(message.split())}", style="bold red", soft_wrap=True)
+    sys.exit(status)
 
 
 class SaibenchGroup(click.Group):
-    """Turns every ``SaibenchError`` into one line on stderr and exit status 2."""
+    """Turns every ``SaibenchError`` and click usage error into one line on stderr and exit
+    status 2 (click's own three lines of usage, hint and error are one line here, with the
+    hint kept: ``see `saibench run --help```)."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            self._usage(exc)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SaibenchError as exc:
-            err.print(f"saibench: error: {exc}", style="bold red", soft_wrap=True)
-            sys.exit(2)
+            _fail(str(exc))
+        except click.ClickException as exc:
+            self._usage(exc)
+            raise
+
+    @staticmethod
+    def _usage(exc: click.ClickException) -> None:
+        if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+            return  # `saibench` alone shows the help, as click does
+        where = exc.ctx if isinstance(exc, click.UsageError) else None
+        hint = f" (see `{where.command_path} --help`)" if where is not None else ""
+        _fail(exc.format_message().rstrip(".") + hint, exc.exit_code)
 
 
 def filters(fn: F) -> F:
@@ -123,7 +150,8 @@ def plan_options(fn: F) -> F:
     """Options shared by ``solve`` and ``run``: filters, chain cap, sampling, type checking."""
     for option in reversed([
         click.option("--field", "fields", multiple=True, metavar="GLOB", help="Only problems of these fields (repeatable)."),
-        click.option("--max-chain", default=3, show_default=True, help="Longest converter chain to consider."),
+        click.option("--max-chain", default=3, show_default=True, type=click.IntRange(min=0),
+                     help="Longest converter chain to consider."),
         click.option("--max-runs", type=click.IntRange(min=1), help="Keep a seeded uniform sample of this many runs."),
         click.option("--strict-types", is_flag=True, help="Leave out modules whose plugin code fails `saibench check`."),
     ]):
@@ -198,7 +226,7 @@ def _stream_json(runs: Iterator[Run], left_out: Iterator[LeftOut] | None) -> Non
 @main.command()
 @click.option("--problem", "problems", multiple=True, metavar="GLOB", help="Explain pairings of these problems.")
 @click.option("--model", "models", multiple=True, metavar="GLOB", help="Explain pairings of these models.")
-@click.option("--max-chain", default=3, show_default=True, help="Longest converter chain to consider.")
+@click.option("--max-chain", default=3, show_default=True, type=click.IntRange(min=0), help="Longest converter chain to consider.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def explain(problems: Sequence[str], models: Sequence[str], max_chain: int, as_json: bool) -> None:
     """Say every reason a pairing yields no run.
@@ -273,8 +301,9 @@ def _print_boards(boards: Sequence[Leaderboard]) -> None:
 @main.command()
 @plan_options
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Results database (default: user data dir).")
-@click.option("-j", "--jobs", default=1, show_default=True, help="Runs executed at once, each in its own process.")
-@click.option("--timeout", default=600.0, show_default=True, help="Seconds before a run is killed.")
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Runs executed at once, each in its own process.")
+@click.option("--timeout", default=600.0, show_default=True, type=FiniteFloat(0, open=True), help="Seconds before a run is killed.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Where pods run: this machine, or Dask (a LocalCluster of -j workers, or --address).")
 @click.option("--address", metavar="URL", help="Dask scheduler, e.g. tcp://10.0.0.1:8786 (implies --executor dask).")
@@ -282,7 +311,7 @@ def _print_boards(boards: Sequence[Leaderboard]) -> None:
               help="Save each run's trained parameters as DIR/<run key>.npz.")
 @click.option("--init-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar="FILE",
               help="Start every run from these saved parameters (fine-tuning); part of each run's key.")
-@click.option("--memory-limit", type=click.FloatRange(min=1), metavar="MiB", help="Kill a run whose resident memory exceeds this.")
+@click.option("--memory-limit", type=FiniteFloat(1), metavar="MiB", help="Kill a run whose resident memory exceeds this.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, SEED_MAX),
               help="Seed of model initialisation and shuffling.")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
@@ -301,6 +330,13 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
 
     from .execute import PodOptions, run_campaign
 
+    # every path and address is checked before planning, so no run trains only to fail on it
+    if address is not None:
+        scheduler_address(address)
+    if save_weights is not None:
+        weights_dir(save_weights)
+    if init_weights is not None:
+        weights_file(init_weights)
     catalog = _checked(_catalog(), strict_types)
     _, stream = _plan(catalog, globs, max_chain, seed, fields, max_runs, repeat, vary)
     runs = list(stream)
@@ -372,6 +408,7 @@ def results() -> None:
 @click.option("--status", type=click.Choice(["ok", "failed"]), help="Only runs with this status.")
 def export_results(db: Path | None, fmt: str, output: Path, status: str | None) -> None:
     """Write every stored run as one row: roles, seed, hyperparameters, status, metrics."""
+    output_file(output, "-o/--output")
     with _db(db, readonly=True) as store:
         n = export(store.records(status), output, fmt)
     err.print(f"{n} run(s) written to {output}")

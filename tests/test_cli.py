@@ -47,6 +47,12 @@ def test_tutorial_plugin_meets_existing_models() -> None:
         (("solve", "--model", "nosuchmodel"), "no model matches 'nosuchmodel'"),
         (("rank", "--db", "/etc/passwd"), "cannot open results database '/etc/passwd'"),
         (("run", "--db", "/etc/passwd/results.sqlite"), "cannot open results database"),
+        (("run", "-j", "0"), "Invalid value for '-j' / '--jobs': 0 is not in the range x>=1"),
+        (("run", "--timeout", "nan"), "'--timeout': 'nan' is not a finite number > 0"),
+        (("solve", "--max-chain", "-1"), "'--max-chain': -1 is not in the range x>=0"),
+        (("run", "--address", "not a url"), "--address 'not a url' is not a Dask scheduler address"),
+        (("results", "export", "--format", "csv", "-o", "/no/such/dir/x.csv"), "the folder '/no/such/dir' does not exist"),
+        (("rank", "--no-such-option"), "No such option '--no-such-option'"),
     ],
 )
 def test_bad_input_gets_one_line_and_status_2(args: tuple[str, ...], needle: str) -> None:

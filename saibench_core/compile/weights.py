@@ -7,6 +7,9 @@ reported leaf by leaf.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +26,31 @@ def _leaves(params: Any) -> dict[str, Any]:
 
 
 def save(params: Any, path: Path) -> Path:
-    """Write ``params`` to ``path`` (``.npz``)."""
+    """Write ``params`` to ``path`` (``.npz``), never through a link planted there.
+
+    The name is predictable (``<dir>/<run key>.npz``), so anyone who can write in the
+    folder could plant a symbolic link there to a file of the user's. The arrays are written
+    to a fresh file of a random name (created exclusively, readable by the owner only)
+    beside ``path`` and renamed over it: a rename replaces a link instead of writing through
+    it, and a reader never sees half a file. A link found at ``path`` is refused outright.
+
+    Raises:
+        UsageError: ``path`` is a symbolic link.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink():
+        raise UsageError(f"refusing to save weights to {str(path)!r}: it is a symbolic link (to {os.readlink(path)!r}), "
+                         "which saibench never writes through; remove it or choose another --save-weights directory")
     arrays: dict[str, Any] = {k: np.asarray(v) for k, v in _leaves(params).items()}
-    np.savez(path, **arrays)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
     return path
 
 
