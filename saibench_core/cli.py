@@ -15,13 +15,17 @@ from typing import Any, NoReturn, TypeVar
 
 import attrs
 import click
+from rich import box
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from .cli_validate import FiniteFloat, output_file, scheduler_address, weights_dir, weights_file
 from .discovery import BLOCK_ENV, Catalog, load_catalog
 from .errors import SaibenchError
 from .planner import ROLES, LeftOut, Planner, Run, sample, select
 from .rank import Leaderboard, hyper_items, leaderboards, number, restrict, tables
+from .rank.table import fit as fit_widths
 from .results import SEED_MAX, Store, default_path
 from .results.export import FORMATS, export, json_safe
 from .safe_text import SafeConsole
@@ -196,20 +200,42 @@ def solve(as_json: bool, count: bool, show_all: bool, max_chain: int, max_runs: 
     if as_json:
         _stream_json(runs, planner.left_out() if show_all else None)
         return
-    table = Table("#", "problem", "model", "trainer", "software @ hardware", "chain")
-    table.add_column("hyperparameters", overflow="fold")
-    n = 0
+    shown, n = [], 0
     for n, r in enumerate(runs, 1):
         if n <= TABLE_ROWS:
-            table.add_row(str(n), r.problem, r.model_label, r.trainer, f"{r.software} @ {r.hardware}", " → ".join(r.chain) or "-", _hyper(r))
-    table.title = f"{n} feasible run(s)" + (f", first {TABLE_ROWS} shown (use --json or --count)" if n > TABLE_ROWS else "")
-    out.print(table)
+            shown.append(r)
+    out.print(_plan_table(shown, f"{n} feasible run(s)" + (f", first {TABLE_ROWS} shown (use --json or --count)" if n > TABLE_ROWS else "")))
     if show_all:
         left = Table("left out", title="left out (details: saibench explain)")
         left.add_column("reason", overflow="fold")
         for lo in planner.left_out():
             left.add_row(" × ".join(lo.modules), lo.reason)
         out.print(left)
+
+
+def _plan_table(runs: Sequence[Run], title: str) -> Group:
+    """Planned runs as a table readable at 80 columns: only what tells rows apart gets a
+    column (the platform and the chain only when they differ), each row shows the
+    hyperparameters not every row shares, and what all share goes below the table."""
+    items = [hyper_items(r) for r in runs]
+    common = [i for i in items[0] if all(i in row for row in items[1:])] if items else []
+    platforms = sorted({f"{r.software} @ {r.hardware}" for r in runs})
+    table = Table(title=Text(title), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    columns = ["#", "problem", "model", "trainer"] + (["platform"] if len(platforms) > 1 else []) + ["chain", "hyperparameters"]
+    rows = []
+    for i, (r, row) in enumerate(zip(runs, items), 1):
+        cells = [str(i), r.problem, r.model_label, r.trainer] + ([f"{r.software} @ {r.hardware}"] if len(platforms) > 1 else [])
+        rows.append(cells + [" → ".join(r.chain) or "-", " ".join(x for x in row if x not in common) or "-"])
+    cols = [[name] + [row[j] for row in rows] for j, name in enumerate(columns)]
+    # as the leaderboards do: a squeezed column keeps its longest word where it can
+    least = [min(max(len(w) for c in col for w in c.split()), 10 if name == "model" else 14) for name, col in zip(columns, cols)]
+    widths = fit_widths([max(map(len, col)) for col in cols], least, out.width - 2 * (len(columns) - 1), last=2)
+    for j, name in enumerate(columns):
+        table.add_column(name, overflow="fold", width=widths[j] if widths else None)
+    for cells in rows:
+        table.add_row(*map(Text, cells))
+    shared = (platforms if len(platforms) == 1 else []) + common
+    return Group(table, Text("every run: " + " ".join(shared), style="dim") if shared else Text())
 
 
 def _stream_json(runs: Iterator[Run], left_out: Iterator[LeftOut] | None) -> None:
