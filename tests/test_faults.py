@@ -114,3 +114,78 @@ def test_sigkill_mid_campaign_loses_and_duplicates_nothing(tmp_path: Path) -> No
         statuses = {s for (s,) in conn.execute("SELECT status FROM runs")}
     assert len(after) == total and statuses == {"ok"}
     assert all(after[k] == v for k, v in before.items())  # finished runs were kept, not redone
+
+
+CONTAINMENT = '''
+import os, signal, subprocess, sys, time
+from typing import Annotated
+from sail_types import Classify, Input, Label, Layer, Linear, Pipeline, Tensor, hookimpl, model
+
+
+def in_pod():
+    # the planner also calls model factories, in a child of the runner (issue 13 section 1):
+    # there, killing the parent kills the runner; these faults are for the pods
+    return os.getsid(0) == os.getppid()
+
+
+@model(task=Classify)
+def fault_orphan(x: Annotated[Input, Tensor("d")]) -> Annotated[Layer, Label("k")]:
+    if not in_pod():
+        return Pipeline(Linear("k"))
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", os.environ["FAULT_TOKEN"]], start_new_session=True)
+    time.sleep(3600)
+    return Pipeline(Linear("k"))
+
+
+@model(task=Classify)
+def fault_killpg(x: Annotated[Input, Tensor("d")]) -> Annotated[Layer, Label("k")]:
+    os.killpg(0, signal.SIGTERM)
+    return Pipeline(Linear("k"))
+
+
+@model(task=Classify)
+def fault_killparent(x: Annotated[Input, Tensor("d")]) -> Annotated[Layer, Label("k")]:
+    if not in_pod():
+        return Pipeline(Linear("k"))
+    os.kill(os.getppid(), signal.SIGKILL)
+    time.sleep(60)
+    return Pipeline(Linear("k"))
+
+
+@model(task=Classify)
+def fault_flood(x: Annotated[Input, Tensor("d")]) -> Annotated[Layer, Label("k")]:
+    if not in_pod():
+        return Pipeline(Linear("k"))
+    block = ("x" * 999 + "\\\\n") * 1000
+    for _ in range(100):
+        sys.stdout.write(block)
+    sys.stdout.write("y" * 50_000_000 + "\\\\n")
+    return Pipeline(Linear("k"))
+
+
+@hookimpl
+def saibench_modules():
+    return [fault_orphan, fault_killpg, fault_killparent, fault_flood]
+'''
+
+
+@pytest.mark.slow
+def test_runs_that_escape_kill_their_group_or_parent_or_flood_are_contained(tmp_path: Path) -> None:
+    from . import pod_faults
+
+    token = f"saibench-fault-{os.getpid()}-{time.monotonic_ns()}"
+    env = {**fake_plugin.install(tmp_path, "contain", CONTAINMENT), "FAULT_TOKEN": token}
+    db = tmp_path / "results.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-m", "saibench_core", "run", "--db", str(db), "--problem", "wine", "--model", "fault_*",
+         "--model", "linear", "--timeout", "10", "-j", "2"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 1, done.stderr  # the runner survived killpg(0) and finished the campaign
+    rows = _rows(db)
+    assert rows["linear"][0] == "ok" and rows["fault_flood"][0] == "ok"
+    assert rows["fault_orphan"][1] == "timed out after 10 s (killed with 1 child process)"
+    assert rows["fault_killpg"][1] == "crashed with signal SIGTERM"
+    assert rows["fault_killparent"][1] == "crashed with signal SIGKILL"
+    assert len(str(rows["fault_flood"][2]["log_tail"])) <= 64 * 1024
+    assert pod_faults.wait_until_gone(token) == []  # the orphan in its own session died with its run

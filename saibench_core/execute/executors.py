@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import UsageError
 from ..planner import Run
 from ..results import Outcome
-from .isolate import PodOptions, run_pod
+from .isolate import PodOptions, interrupt, run_pod
 
 Job = tuple[str, Run]
 EXECUTORS = ("local", "dask")
@@ -38,13 +38,18 @@ def local(jobs: Sequence[Job], *, workers: int, options: PodOptions) -> Iterator
     """Run pods from a thread pool of ``workers``."""
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         futures = {pool.submit(run_pod, key, run, options): (key, run) for key, run in jobs}
-        for future in as_completed(futures):
-            key, run = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as exc:  # noqa: BLE001 - a pod that cannot start fails its run, not the campaign
-                outcome = launch_failed("pod launch", exc)
-            yield key, run, outcome
+        try:
+            for future in as_completed(futures):
+                key, run = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # noqa: BLE001 - a pod that cannot start fails its run, not the campaign
+                    outcome = launch_failed("pod launch", exc)
+                yield key, run, outcome
+        except BaseException:  # Ctrl-C, or the campaign stopped: pods lead their own sessions, stop them here
+            pool.shutdown(wait=False, cancel_futures=True)
+            interrupt()
+            raise
 
 
 def dask(jobs: Sequence[Job], *, workers: int, options: PodOptions, address: str | None = None) -> Iterator[tuple[str, Run, Outcome]]:

@@ -41,7 +41,7 @@ ENGINE_SOURCES: tuple[tuple[ModuleType, str, tuple[str, ...]], ...] = (
     (saibench_core, "compile", ()),
     (saibench_core, "data", ()),
     (saibench_core, "execute", ("__init__.py", "campaign.py", "executors.py", "fingerprint.py", "isolate.py", "key.py",
-                                "warm.py")),
+                                "limits.py", "logcap.py", "warm.py")),
     (saibench_core, "fit", ()),
     (saibench_core, "experiments", ()),
     (saibench_core, "planner/compose.py", ()),

@@ -1,14 +1,20 @@
-"""A BenchPod: one run in its own process, with a hard timeout, a memory limit, captured
-output and monitoring. A crash, a hang, running out of memory or an exception becomes a
-failed ``Outcome`` with its reason and the tail of its log, and the caller carries on.
-``isolated`` gives any other plugin code the same containment (the campaign's dataset
-probes load each problem's data in a pod this way).
+"""A BenchPod: one run in its own process tree, with a hard timeout, a memory limit,
+captured output and monitoring. A crash, a hang, running out of memory or an exception
+becomes a failed ``Outcome`` with its reason and the tail of its log, and the caller
+carries on; no process the run started outlives it. ``isolated`` gives any other plugin
+code the same containment (the campaign's dataset probes load each problem's data in a
+pod this way).
 
 Pods are forked from a *fork server* that has already imported NumPy, JAX, optax and the
 plugins (imports only: no JAX backend is initialized before the fork, so no XLA thread is
 copied). Each run is still a fresh process that shares nothing with the others; only the
-import time (~1 s) is saved. The parent samples the pod's CPU and resident memory with
-psutil every ``SAMPLE_SECONDS`` and kills it above the memory limit.
+import time (~1 s) is saved. A pod is a keeper and a worker in a session of their own
+(``limits`` says why and what holds them without the runner). The parent samples the
+tree's CPU and resident memory with psutil every ``SAMPLE_SECONDS``, kills it above the
+memory limit or at the timeout, and after every run kills what is left: the pod's process
+group, every descendant it has seen, the pod's cgroup, and orphans adopted as subreaper.
+The pod's stdout and stderr come through a pipe, of which only the tail is kept
+(``logcap``).
 """
 
 from __future__ import annotations
@@ -16,56 +22,82 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
-import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 import psutil
 
 from ..planner import Run
 from ..results.outcome import Outcome
+from . import limits
+from .logcap import LogTail, cap
 
 SAMPLE_SECONDS = 0.1
-LOG_TAIL_LINES = 20
+RESULT_MAX_BYTES = 64 * 2**20
 # "__main__": the fork server imports the caller's main module once, so pods do not each
 # re-import it (multiprocessing does that for spawn-like starts, ~0.1-0.5 s per pod)
 PRELOAD = ["__main__", "saibench_core.execute.warm"]
 
 
-def _pod_entry(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], conn: Connection, log_path: str,
-               path: list[str], environ: dict[str, str]) -> None:
+def _pod_entry(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], result: Connection, log: Connection,
+               path: list[str], environ: dict[str, str], timeout: float, memory_limit_mb: float | None,
+               cgroup: str | None) -> NoReturn:
+    # the keeper (see limits): first out of the fork server's session and into the cgroup,
+    # before anything the run controls can start a process
+    os.setsid()
+    if cgroup is not None:
+        limits.Cgroup(Path(cgroup)).join()
     # the fork server started earlier: take the campaign's import path and environment
     sys.path[:] = path
     os.environ.clear()
     os.environ.update(environ)
     importlib.invalidate_caches()
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)  # C libraries (XLA) write here too; Python's streams follow
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)  # C libraries (XLA) write here too; Python's streams follow
+    log.close()
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+    limits.set_rlimits(timeout, memory_limit_mb)
+    limits.become_subreaper()
+    keeper = os.getpid()
+    worker = os.fork()
+    if worker == 0:
+        limits.die_with_parent(keeper)
+        _work(work, args, result)
+    limits.keep(worker, result, timeout)
+
+
+def _work(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], result: Connection) -> NoReturn:
     from .pod import HardFail
 
+    result.send(("worker", os.getpid()))
+    message: tuple[Any, ...]
     try:
-        result = work(*args)
+        message = ("result", "ok", "", work(*args))
     except BaseException as exc:  # reported to the parent, never raised past the pod
         traceback.print_exception(exc)
-        tail = "".join(traceback.format_exception(exc)[-3:]).strip()
+        tail = cap("".join(traceback.format_exception(exc)[-3:]).strip())
         kept = {"kept_metrics": exc.metrics} if isinstance(exc, HardFail) else {}
-        conn.send(("failed", f"{type(exc).__name__}: {exc}", {"traceback": tail, **kept}))
-    else:
-        conn.send(("ok", "", result))
-    finally:
-        conn.close()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        message = ("result", "failed", cap(f"{type(exc).__name__}: {exc}"), {"traceback": tail, **kept})
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            continue
+    try:
+        result.send(message)
+    except Exception as exc:  # noqa: BLE001 - an unpicklable result is the run's failure, not the runner's
+        result.send(("result", "failed", cap(f"its result could not be sent: {type(exc).__name__}: {exc}"), {}))
+    os._exit(0)  # a forked child: no interpreter shutdown, which is the keeper's and the fork server's
 
 
 def _execute_run(run_json: dict[str, Any], save_weights: str | None) -> dict[str, Any]:
@@ -93,22 +125,33 @@ def _context(method: str) -> Any:
 
 
 class Monitor:
-    """CPU and memory samples of a process tree, and their summary."""
+    """CPU and memory samples of a process tree, and their summary; ``seen`` holds every
+    process found in the tree, so that those that leave it (``setsid``, re-parenting) can
+    still be killed."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, *, include_root: bool = True) -> None:
         self.process = psutil.Process(pid)
+        self.include_root = include_root
+        self.seen: dict[int, psutil.Process] = {}
         self.rss: list[int] = []
         self.cpu: list[float] = []
-        self.process.cpu_percent()  # the first call only starts the measurement
 
     def sample(self) -> int:
         """Record one sample; returns the tree's resident memory in bytes."""
         try:
-            procs = [self.process, *self.process.children(recursive=True)]
-            rss: int = sum(p.memory_info().rss for p in procs)
-            cpu = self.process.cpu_percent()
+            below = self.process.children(recursive=True)
         except psutil.Error:  # the pod just exited
             return 0
+        rss, cpu = 0, 0.0
+        for found in [self.process, *below] if self.include_root else below:
+            known = self.seen.setdefault(found.pid, found)
+            if known is not found and not known.is_running():  # the pid was reused
+                known = self.seen[found.pid] = found
+            try:
+                rss += known.memory_info().rss
+                cpu += known.cpu_percent()  # 0 at a process's first sample: it starts the measurement
+            except psutil.Error:
+                continue
         self.rss.append(rss)
         self.cpu.append(cpu)
         return rss
@@ -120,12 +163,124 @@ class Monitor:
                 "mean_cpu_percent": sum(self.cpu) / len(self.cpu), "peak_cpu_percent": max(self.cpu)}
 
 
-def _tail(path: Path) -> str:
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return ""
-    return "\n".join(lines[-LOG_TAIL_LINES:])
+_live: set[_Pod] = set()
+_live_lock = threading.Lock()
+
+
+def interrupt() -> None:
+    """Kill every pod this process is watching (on Ctrl-C: pods lead sessions of their
+    own, so the terminal's SIGINT no longer reaches them); each becomes a failed run."""
+    with _live_lock:
+        pods = list(_live)
+    for pod in pods:
+        pod.interrupted = True
+
+
+class _Pod:
+    """The runner's side of one started pod: its pipes, monitor and what it reported."""
+
+    def __init__(self, process: Any, receiver: Connection, log: Connection, cgroup: limits.Cgroup | None) -> None:
+        self.process = process
+        self.keeper = psutil.Process(process.pid)
+        self.receiver, self.log_pipe, self.cgroup = receiver, log, cgroup
+        self.monitor = Monitor(process.pid, include_root=False)
+        self.log = LogTail()
+        self.result: tuple[str, str, dict[str, Any]] | None = None
+        self.keeper_report: dict[str, Any] = {}
+        self.worker: int | None = None
+        self.keeper_status: int | None = None  # when the runner reaped it (the fork server died)
+        self.interrupted = False
+        os.set_blocking(log.fileno(), False)
+
+    def _read_log(self) -> None:
+        while not self.log_pipe.closed:
+            try:
+                chunk = os.read(self.log_pipe.fileno(), 2**20)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:  # every writer is gone
+                self.log_pipe.close()
+                return
+            self.log.feed(chunk)
+
+    def _receive(self) -> bool:
+        """Take one message; True when the pod has nothing more to say."""
+        try:
+            data = self.receiver.recv_bytes(RESULT_MAX_BYTES)
+        except EOFError:
+            return True
+        except OSError:  # longer than the limit: the connection can no longer be read
+            self.result = ("failed", f"its result was larger than {RESULT_MAX_BYTES // 2**20} MiB", {})
+            return True
+        message = pickle.loads(data)  # noqa: S301 - from our own pod, as multiprocessing's recv() would
+        if message[0] == "worker":
+            self.worker = int(message[1])
+        elif message[0] == "result":
+            self.result = message[1], message[2], message[3]
+        else:  # the keeper's report: the worker has ended and the keeper is exiting
+            self.keeper_report = dict(message[1])
+            return True
+        return False
+
+    def watch(self, timeout: float, memory_limit_mb: float | None, start: float) -> str:
+        """Follow the pod until it ends or a limit is hit; the reason it was stopped, or
+        "" if it ended by itself."""
+        next_sample = 0.0
+        while True:
+            ready = wait([self.receiver] + ([] if self.log_pipe.closed else [self.log_pipe]), SAMPLE_SECONDS)
+            if self.log_pipe in ready:
+                self._read_log()
+            if self.receiver in ready and self._receive():
+                return ""
+            now = time.perf_counter()
+            if now < next_sample:
+                continue
+            next_sample = now + SAMPLE_SECONDS
+            rss = self.monitor.sample()
+            if self.result is not None and not self.interrupted:  # done: only the keeper's report is awaited
+                if (not limits.alive(self.keeper) and not self.receiver.poll(0)) or now - start > timeout + limits.GRACE_SECONDS:
+                    return ""
+                continue
+            if self.interrupted:
+                return "interrupted (killed)"
+            if now - start > timeout:
+                return f"timed out after {timeout:g} s (killed)"
+            if memory_limit_mb is not None and rss > memory_limit_mb * 2**20:
+                return f"out of memory: {rss / 2**20:,.0f} MiB resident, above the limit of {memory_limit_mb:,.0f} MiB (killed)"
+            if not limits.alive(self.keeper) and not self.receiver.poll(0):
+                return ""
+
+    def contain(self) -> int:
+        """Kill whatever is left of the pod; how many processes besides the keeper and the
+        worker were alive (those the keeper killed included)."""
+        tree = [self.keeper, *self.monitor.seen.values()]
+        try:
+            tree += self.keeper.children(recursive=True)
+        except psutil.Error:
+            pass
+        try:  # orphans adopted by the runner after their keeper died keep its session id
+            tree += [child for child in psutil.Process().children() if os.getsid(child.pid) == self.keeper.pid]
+        except (psutil.Error, OSError):
+            pass
+        if limits.alive(self.keeper):  # alive: its pid is still its group's, never another's
+            try:
+                os.killpg(self.keeper.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        killed = limits.kill_all(tree)
+        if self.cgroup is not None:
+            killed |= self.cgroup.kill()
+        self.keeper_status = limits.reap(killed | {self.keeper.pid}).get(self.keeper.pid)  # adopted ones
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        return len(killed - {self.keeper.pid, self.worker}) + int(self.keeper_report.get("killed", 0))
+
+    def close(self) -> None:
+        self._read_log()
+        self.receiver.close()
+        self.log_pipe.close()
 
 
 def isolated(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], *, timeout: float,
@@ -136,49 +291,54 @@ def isolated(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], *, time
     ``work`` is a module-level function (pods receive it by reference) returning a
     JSON-ready dict, which becomes the ``ok`` outcome's details; an exception, a crash, a
     hang or running out of memory becomes a ``failed`` outcome with the reason. Either
-    way the details carry the pod's monitor summary and log tail.
+    way the details carry the pod's monitor summary and log tail, and every process the
+    run started is killed before this returns (``details["killed_processes"]`` counts
+    those left at a normal end).
     """
     ctx = _context(method)
+    limits.become_subreaper()
     receiver, sender = ctx.Pipe(duplex=False)
-    with tempfile.TemporaryDirectory(prefix="saibench-pod-") as tmp:
-        log_path = Path(tmp) / "pod.log"
-        process = ctx.Process(target=_pod_entry, args=(work, args, sender, str(log_path), list(sys.path), dict(os.environ)), daemon=True)
-        start = time.perf_counter()
+    log_reader, log_writer = ctx.Pipe(duplex=False)
+    cgroup = limits.Cgroup.create()
+    process = ctx.Process(target=_pod_entry, args=(work, args, sender, log_writer, list(sys.path), dict(os.environ), timeout,
+                                                   memory_limit_mb, str(cgroup.path) if cgroup else None), daemon=True)
+    start = time.perf_counter()
+    try:
         process.start()
-        sender.close()
-        monitor = Monitor(process.pid)
-        status, reason, details = "failed", "", {}
-        try:
-            while True:
-                if receiver.poll(SAMPLE_SECONDS):
-                    try:
-                        status, reason, details = receiver.recv()
-                    except EOFError:
-                        process.join()
-                        reason = _exit_reason(process.exitcode)
-                    break
-                elapsed = time.perf_counter() - start
-                rss = monitor.sample()
-                if elapsed > timeout:
-                    reason = f"timed out after {timeout:g} s (killed)"
-                elif memory_limit_mb is not None and rss > memory_limit_mb * 2**20:
-                    reason = f"out of memory: {rss / 2**20:,.0f} MiB resident, above the limit of {memory_limit_mb:,.0f} MiB (killed)"
-                elif not process.is_alive() and not receiver.poll(0):
-                    process.join()
-                    reason = _exit_reason(process.exitcode)
-                else:
-                    continue
-                break
-        finally:
-            receiver.close()
-            if process.is_alive() and status != "ok":
-                process.kill()
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
-                process.join()
-        wall = time.perf_counter() - start
-        details = {**details, "monitor": monitor.summary(), "log_tail": _tail(log_path)}
+    except BaseException:
+        for conn in (receiver, sender, log_reader, log_writer):
+            conn.close()
+        if cgroup is not None:
+            cgroup.remove()
+        raise
+    sender.close()
+    log_writer.close()
+    pod = _Pod(process, receiver, log_reader, cgroup)
+    with _live_lock:
+        _live.add(pod)
+    stopped = "interrupted (killed)"
+    try:
+        stopped = pod.watch(timeout, memory_limit_mb, start)
+    finally:
+        with _live_lock:
+            _live.discard(pod)
+        others = pod.contain()
+        process.join(timeout=10)
+        pod.close()
+    wall = time.perf_counter() - start
+    status, reason, details = pod.result or ("failed", "", {})
+    if stopped:
+        status, reason = "failed", stopped.replace(" (killed)", f" (killed{limits.describe_killed(others)})")
+    elif pod.result is None:
+        # the keeper exits as the worker did; its status comes from the fork server, or
+        # from the runner's own wait where the fork server died and the keeper was adopted
+        code = process.exitcode if pod.keeper_status is None else os.waitstatus_to_exitcode(pod.keeper_status)
+        reason = _exit_reason(code)
+    elif others:
+        details = {**details, "killed_processes": others}
+    details = {**details, "monitor": pod.monitor.summary(), "log_tail": pod.log.text()}
+    if pod.log.total > pod.log.max_bytes:
+        details["log_bytes"] = pod.log.total
     return Outcome(status, {}, reason, details, wall)
 
 

@@ -91,6 +91,7 @@ def judge_all(jobs: Sequence[tuple[Callable[[], Any], Callable[[Any], int | None
         warnings.filterwarnings("ignore", ".*fork.*", DeprecationWarning)
         pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
+        os.setsid()  # a session of its own: a factory's os.killpg(0, ...) reaches only this child
         os.close(read_fd)
         try:
             _child(write_fd, jobs)
@@ -117,7 +118,7 @@ def judge_all(jobs: Sequence[tuple[Callable[[], Any], Callable[[Any], int | None
                 found[i] = built
                 buffer = buffer[consumed:]
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)  # with what the factory started; unreaped, pid is still its group's
     except ProcessLookupError:
         pass
     _, status = os.waitpid(pid, 0)
