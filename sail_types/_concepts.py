@@ -136,7 +136,9 @@ class Dataset(Generic[X, Y]):
 
     train: Train[X, Y]
     test: Test[X, Y]
-    checksum: str = ""
+    # the plugin's own claim, stored beside the checksum saibench measures; a str, so it
+    # serialises (a bytes digest once crashed the runner after training)
+    checksum: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
     validation: Validation[X, Y] | None = attrs.field(default=None, kw_only=True)
 
 

@@ -34,3 +34,8 @@ class Fail(SaibenchError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class InvalidValue(InvalidSignature, ValueError):
+    """A value a plugin declares (a grid value, a cost, a goal, a name) is out of range or of a
+    kind saibench cannot carry; ``module`` is the offending declaration."""

@@ -7,6 +7,8 @@ rest - inputs, output, hyperparameters - from the function's own annotations.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
 
@@ -14,7 +16,7 @@ import attrs
 
 from ._concepts import Task
 from ._constraints import check_constraint
-from ._errors import InvalidSignature
+from ._errors import InvalidSignature, InvalidValue
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,24 +28,64 @@ MODULE_KINDS: tuple[ModuleKind, ...] = (
 
 RELATION_ROLES = ("problem", "model", "trainer", "software", "hardware", "field")
 
+# names are printed in tables, matched by globs and stored in run keys: no spaces, no control characters
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.+\-]{0,99}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_name(name: object, what: str, who: str) -> str:
+    """``name`` if it is a module, metric or field name saibench can print and match.
+
+    Raises:
+        InvalidValue: not a str of letters, digits and ``_.+-`` starting with a letter or ``_``.
+    """
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise InvalidValue(who, f"{what} {name!r} is not a name: use letters, digits and _ . + - (at most 100, "
+                           "starting with a letter or _), e.g. name='mlp-wide'")
+    return name
+
+
+def _strings(entries: Iterable[str] | str) -> tuple[str, ...]:
+    """A tuple of the entries; one bare string is one entry, not its characters."""
+    return (entries,) if isinstance(entries, str) else tuple(entries)
+
 
 def _relations(entries: Iterable[str]) -> tuple[str, ...]:
     """Check ``"role:glob"`` entries (``"problem:digits"``, ``"model:mlp*"``, ``"field:chemistry"``)."""
-    if isinstance(entries, str):
-        entries = (entries,)
-    checked = tuple(entries)
+    try:
+        checked = _strings(entries)
+    except TypeError:
+        raise InvalidSignature(repr(entries), "relations are a tuple of 'role:glob' strings, "
+                               "e.g. only_with=('problem:digits',)") from None
     for entry in checked:
-        role, _, pattern = entry.partition(":")
-        if role not in RELATION_ROLES or not pattern:
+        role, _, pattern = entry.partition(":") if isinstance(entry, str) else ("", "", "")
+        if role not in RELATION_ROLES or not pattern or _CONTROL.search(pattern):
             raise InvalidSignature(repr(entry), f"a relation is 'role:glob' with role one of {', '.join(RELATION_ROLES)}; "
                                    "e.g. only_with=('problem:digits', 'field:chemistry')")
     return checked
 
 
 def _constraints(exprs: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(exprs, str):
-        exprs = (exprs,)
-    return tuple(check_constraint(e) for e in exprs)
+    return tuple(check_constraint(e) for e in _strings(exprs))
+
+
+def _tasks(tasks: Iterable[Task] | Task) -> tuple[Task, ...]:
+    if isinstance(tasks, Task):
+        return (tasks,)
+    try:
+        return tuple(tasks)
+    except TypeError:
+        raise InvalidValue(repr(tasks), "tasks is a tuple of Task, e.g. tasks=(Classify, Regress)") from None
+
+
+def _int_to_float(value: Any) -> Any:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _real(value: object, what: str, who: str, fix: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidValue(who, f"{what} {value!r} is not a finite number; {fix}")
+    return float(value)
 
 
 @attrs.frozen
@@ -58,13 +100,45 @@ class ModuleSpec:
     cost: float = 1.0
     goal: Literal["max", "min"] = "max"
     unit: str = ""
-    metrics: tuple[str, ...] = ()
-    tasks: tuple[Task, ...] = ()
+    metrics: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    tasks: tuple[Task, ...] = attrs.field(default=(), converter=_tasks)
     only_with: tuple[str, ...] = attrs.field(default=(), converter=_relations)
     never_with: tuple[str, ...] = attrs.field(default=(), converter=_relations)
     constraints: tuple[str, ...] = attrs.field(default=(), converter=_constraints)
     needs: tuple[str, ...] = ()
-    hard_fail: float | None = None
+    hard_fail: float | None = attrs.field(default=None, converter=_int_to_float)
+
+    def __attrs_post_init__(self) -> None:
+        """Every declared value checked where it enters, so that none fails later in the
+        planner, a pod or ``json.dumps``; the error names the decorator and the fix."""
+        who = f"@{self.kind}({'name=' + repr(self.name) if self.name is not None else ''})"
+        if self.kind not in MODULE_KINDS:
+            raise InvalidValue(who, f"kind must be one of {', '.join(MODULE_KINDS)}")
+        if self.name is not None:
+            check_name(self.name, "name", who)
+        check_name(self.field, "field", who)
+        if self.task is not None and not isinstance(self.task, Task):
+            raise InvalidValue(who, f"task={self.task!r} is not a Task; use one of sail_types' (Classify, Regress, ...) "
+                               "or define one: MyTask = Task('MyTask', refines=Regress)")
+        if self.kind in ("problem", "model") and self.task is None:
+            raise InvalidValue(who, "needs task=..., e.g. task=Classify")
+        if not isinstance(self.tasks, tuple) or not all(isinstance(t, Task) for t in self.tasks):
+            raise InvalidValue(who, f"tasks={self.tasks!r} must be a tuple of Task, e.g. tasks=(Classify, Regress)")
+        if self.problem_kind not in ("cases", "class", "setting"):
+            raise InvalidValue(who, f"kind={self.problem_kind!r} must be 'cases', 'class' or 'setting'")
+        if self.goal not in ("max", "min"):
+            raise InvalidValue(who, f"goal={self.goal!r} must be 'max' (larger is better) or 'min'")
+        if not isinstance(self.unit, str) or _CONTROL.search(self.unit):
+            raise InvalidValue(who, f"unit={self.unit!r} must be a str without control characters, e.g. unit='s'")
+        _real(self.cost, "cost", who, "a converter's cost is >= 0, e.g. cost=1.0")
+        if self.cost < 0:
+            raise InvalidValue(who, f"cost {self.cost!r} is negative; a converter's cost is >= 0, e.g. cost=1.0")
+        if self.hard_fail is not None:
+            _real(self.hard_fail, "hard_fail", who, "e.g. hard_fail=0.5, or leave it out")
+        if not isinstance(self.metrics, tuple):
+            raise InvalidValue(who, f"metrics={self.metrics!r} must be a tuple of metric names, e.g. metrics=('accuracy',)")
+        for m in self.metrics:
+            check_name(m, "metric", who)
 
 
 def _mark(spec: ModuleSpec) -> Callable[[F], F]:
@@ -90,7 +164,7 @@ def problem(
         only_with, never_with: relations, see ``model``.
     """
     return _mark(ModuleSpec("problem", name, task=task, field=field, problem_kind=kind,
-                            only_with=tuple(only_with), never_with=tuple(never_with)))
+                            only_with=only_with, never_with=never_with))
 
 
 def model(
@@ -108,8 +182,8 @@ def model(
             e.g. ``"kernel <= h"`` or ``"width >= 2*depth"``; grid points violating them
             are pruned.
     """
-    return _mark(ModuleSpec("model", name, task=task, field=field, only_with=tuple(only_with),
-                            never_with=tuple(never_with), constraints=tuple(constraints)))
+    return _mark(ModuleSpec("model", name, task=task, field=field, only_with=only_with,
+                            never_with=never_with, constraints=constraints))
 
 
 def trainer(
@@ -118,8 +192,8 @@ def trainer(
 ) -> Callable[[F], F]:
     """Declare a training algorithm returning ``Training``; ``tasks=()`` means any task.
     Relations and hyperparameter ``constraints`` as for ``model``."""
-    return _mark(ModuleSpec("trainer", name, tasks=tasks, only_with=tuple(only_with),
-                            never_with=tuple(never_with), constraints=tuple(constraints)))
+    return _mark(ModuleSpec("trainer", name, tasks=tasks, only_with=only_with,
+                            never_with=never_with, constraints=constraints))
 
 
 def metric(
@@ -138,10 +212,10 @@ def metric(
         hard_fail: a run whose value is worse than this (below it for ``goal="max"``,
             above it for ``"min"``) is recorded as failed, its metrics kept.
     """
-    unknown = set(needs) - {"epochs"}
+    unknown = set(_strings(needs)) - {"epochs"}
     if unknown:
         raise InvalidSignature(repr(sorted(unknown)), "a metric can need only 'epochs'")
-    return _mark(ModuleSpec("metric", name, goal=goal, unit=unit, tasks=tasks, needs=tuple(needs), hard_fail=hard_fail))
+    return _mark(ModuleSpec("metric", name, goal=goal, unit=unit, tasks=tasks, needs=_strings(needs), hard_fail=hard_fail))
 
 
 def ranking(*, metrics: tuple[str, ...], field: str = "general", name: str | None = None) -> Callable[[F], F]:
@@ -152,19 +226,17 @@ def ranking(*, metrics: tuple[str, ...], field: str = "general", name: str | Non
 
 def software(*, name: str | None = None, only_with: Iterable[str] = (), never_with: Iterable[str] = ()) -> Callable[[F], F]:
     """Declare a software configuration: a function returning ``Runtime`` or raising ``Fail``."""
-    return _mark(ModuleSpec("software", name, only_with=tuple(only_with), never_with=tuple(never_with)))
+    return _mark(ModuleSpec("software", name, only_with=only_with, never_with=never_with))
 
 
 def hardware(*, name: str | None = None, only_with: Iterable[str] = (), never_with: Iterable[str] = ()) -> Callable[[F], F]:
     """Declare a hardware configuration: a function returning ``Device`` or raising ``Fail``.
 
     It runs at describe time, so it must probe cheaply (no framework import)."""
-    return _mark(ModuleSpec("hardware", name, only_with=tuple(only_with), never_with=tuple(never_with)))
+    return _mark(ModuleSpec("hardware", name, only_with=only_with, never_with=never_with))
 
 
 def converter(*, cost: float = 1.0, name: str | None = None) -> Callable[[F], F]:
     """Declare a type converter: ``def c(x: Annotated[A, Image("h","w","c")])
     -> Annotated[B, Tensor("h*w*c")]`` acting on a whole batch (batch axis first)."""
-    if cost < 0:
-        raise ValueError(f"converter cost must be >= 0, got {cost}")
     return _mark(ModuleSpec("converter", name, cost=cost))

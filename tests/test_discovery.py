@@ -87,8 +87,9 @@ def test_hardware_probe_raising_is_isolated(plugin_dir: Path) -> None:
 
 def test_duplicate_module_names_are_reported(plugin_dir: Path) -> None:
     catalog = load([write(plugin_dir, "fake_one", GOOD.format(name="same")), write(plugin_dir, "fake_two", GOOD.format(name="same"))])
-    assert [m.plugin for m in catalog] == ["fake_one"]
-    assert "already comes from plugin 'fake_one'" in catalog.broken[0].reason
+    assert list(catalog) == []  # neither wins silently: both are broken, each naming both distributions
+    assert [b.plugin for b in catalog.broken] == ["fake_one", "fake_two"]
+    assert all("dist-fake_one 1.2.3" in b.reason and "dist-fake_two 1.2.3" in b.reason for b in catalog.broken)
 
 
 def test_block_list_environment_variable(plugin_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from saibench_standard.metrics import latency_p50, latency_p99, time_to_95_accur
 from saibench_core.compile import compile_model, fit, predict
 from saibench_core.compile.train import epoch_scores
 from saibench_core.discovery import Catalog
-from saibench_core.execute.pod import hard_failures
+from saibench_core.execute.evaluate import hard_failures
 from sail_types import Classify, Evaluation, Linear, Pipeline, Relu, Softmax, Training
 
 

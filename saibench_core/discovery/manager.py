@@ -2,14 +2,17 @@
 
 Bundled plugins are found exactly like third-party ones. A plugin that fails to import,
 to validate, or to describe one of its modules is recorded in ``Catalog.broken`` with the
-reason; every other plugin still loads.
+reason; every other plugin still loads. Plugin code runs contained: first in a child (the
+dry run, ``dryrun``: exits, hangs and crashes), then in-process under ``contained.guard``
+(exceptions of any kind; stdout sent to stderr). Two plugins, or two modules, claiming one
+name are both broken, with a message naming both distributions.
 """
 
 from __future__ import annotations
 
 import importlib.metadata as metadata
 import os
-import traceback
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
@@ -18,40 +21,56 @@ import pluggy
 from sail_types import SaibenchError
 from sail_types._hooks import PROJECT
 
-from . import hookspecs
+from . import dryrun, hookspecs
 from .catalog import Broken, Catalog, PluginInfo
+from .contained import PluginFailure, guard, reason
 from .describe import Descriptor, describe
 
 ENTRY_POINT_GROUP = "saibench.plugins"
 BLOCK_ENV = "SAIBENCH_BLOCK_PLUGINS"
 ALLOW_ENV = "SAIBENCH_LOAD_PLUGINS"
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _names(env: str) -> set[str] | None:
+    """The names in a comma-separated list: entry-point names, or distribution names
+    (compared as pip does: case and ``-_.`` ignored), which tell two clashing plugins apart."""
     raw = os.environ.get(env)
-    return None if raw is None else {n.strip() for n in raw.split(",") if n.strip()}
+    return None if raw is None else {_canonical(n.strip()) for n in raw.split(",") if n.strip()}
 
 
-def _reason(exc: BaseException) -> str:
-    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" (at {frame[0].filename}:{frame[0].lineno})" if frame else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+def _listed(names: set[str], ep_name: str, dist_name: str) -> bool:
+    return _canonical(ep_name) in names or _canonical(dist_name) in names
 
 
 class PluginManager:
-    """A typed facade over ``pluggy.PluginManager`` for saibench's hooks."""
+    """A typed facade over ``pluggy.PluginManager`` for saibench's hooks.
 
-    def __init__(self) -> None:
+    Args:
+        limit_probes: give a hardware or software probe ``SAIBENCH_PLUGIN_TIMEOUT`` seconds
+            in-process; off in the dry run's child, whose parent kills it instead.
+        on_phase: told what is about to run (the dry run reports it when a plugin dies).
+    """
+
+    def __init__(self, *, limit_probes: bool = True, on_phase: Callable[[str], None] | None = None) -> None:
         self._pm = pluggy.PluginManager(PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self.plugins: list[PluginInfo] = []
         self.broken: list[Broken] = []
+        self._probe_limit = dryrun.timeout() if limit_probes else None
+        self._phase = on_phase or (lambda phase: None)
 
     def register(self, plugin: object, info: PluginInfo) -> None:
         """Register a plugin object, recording it as broken if pluggy rejects it."""
+        self._phase("registering its hooks")
         try:
-            self._pm.register(plugin, name=info.name)
-            self._pm.check_pending()
+            with guard("registering the plugin"):
+                self._pm.register(plugin, name=info.name)
+                self._pm.check_pending()
         except Exception as exc:
             if self._pm.is_registered(plugin):
                 self._pm.unregister(plugin)
@@ -59,31 +78,69 @@ class PluginManager:
             return
         self.plugins.append(info)
 
-    def load_entry_points(self, distributions: Iterable[Any] | None = None) -> None:
+    def load_entry_point(self, ep: metadata.EntryPoint, info: PluginInfo) -> None:
+        """Import one entry point and register it (no dry run: see ``load_entry_points``)."""
+        self._phase("importing it")
+        try:
+            with guard(f"importing {ep.value!r}"):
+                plugin = ep.load()
+        except PluginFailure as exc:
+            self.broken.append(Broken(ep.name, None, f"cannot import {ep.value!r}: {exc.reason.partition(' raised ')[2]}"))
+            return
+        except SaibenchError as exc:  # e.g. InvalidSignature from a decorator, at import
+            self.broken.append(Broken(ep.name, None, f"cannot import {ep.value!r}: {reason(exc)}"))
+            return
+        self.register(plugin, info)
+
+    def load_entry_points(self, distributions: Iterable[Any] | None = None, *, dry_run: bool = True) -> None:
         """Load every ``saibench.plugins`` entry point, honouring the block and allow lists.
+
+        An entry-point name two distributions provide is broken in both. With ``dry_run``,
+        each plugin is first loaded in a child process (see ``dryrun``); one that exits,
+        crashes or hangs there is broken and not imported here.
 
         Args:
             distributions: the distributions to scan; all installed ones by default.
+            dry_run: vet plugins in a child first (verdicts cached).
         """
         blocked, allowed = _names(BLOCK_ENV) or set(), _names(ALLOW_ENV)
         seen: set[str] = set()
+        installed: list[tuple[str, str]] = []
+        found: dict[str, list[tuple[metadata.EntryPoint, PluginInfo]]] = {}
         for dist in metadata.distributions() if distributions is None else distributions:
-            dist_name = dist.metadata["Name"] or "?"
+            meta = dist.metadata  # parsed afresh on every access: once per distribution
+            dist_name = meta["Name"] or "?"
+            version = str(meta["Version"] if "Version" in meta else dist.version)
             if dist_name in seen:
                 continue
             seen.add(dist_name)
+            installed.append((dist_name, version))
             for ep in dist.entry_points:
-                if ep.group != ENTRY_POINT_GROUP or ep.name in blocked:
+                if ep.group != ENTRY_POINT_GROUP or _listed(blocked, ep.name, dist_name):
                     continue
-                if allowed is not None and ep.name not in allowed:
+                if allowed is not None and not _listed(allowed, ep.name, dist_name):
                     continue
-                info = PluginInfo(ep.name, dist_name, dist.version)
-                try:
-                    plugin = ep.load()
-                except Exception as exc:
-                    self.broken.append(Broken(ep.name, None, f"cannot import {ep.value!r}: {_reason(exc)}"))
-                    continue
-                self.register(plugin, info)
+                found.setdefault(ep.name, []).append((ep, PluginInfo(ep.name, dist_name, version)))
+        chosen: list[tuple[metadata.EntryPoint, PluginInfo]] = []
+        for name, claims in found.items():
+            if len(claims) == 1:
+                chosen += claims
+                continue
+            who = " and ".join(f"{i.distribution} {i.version} ({ep.value})" for ep, i in claims)
+            for _ in claims:
+                self.broken.append(Broken(name, None, (
+                    f"entry point {name!r} is provided by {who}; neither is loaded. Rename one entry point "
+                    f"(pyproject.toml: [project.entry-points.\"{ENTRY_POINT_GROUP}\"]) or block one distribution by name, "
+                    + " or ".join(f"{BLOCK_ENV}={i.distribution}" for _, i in claims))))
+        fatal: dict[str, str] = {}
+        if dry_run and chosen:
+            env = dryrun.environment(installed)
+            fatal = dryrun.vet([dryrun.Candidate(i.name, ep.value, i.distribution, i.version) for ep, i in chosen], env)
+        for ep, info in chosen:
+            if info.name in fatal:
+                self.broken.append(Broken(info.name, None, f"{fatal[info.name]}; not loaded (dry run of {info.distribution} {info.version})"))
+                continue
+            self.load_entry_point(ep, info)
 
     def modules(self) -> list[tuple[PluginInfo, Sequence[Callable[..., Any]]]]:
         """Each plugin's modules, calling every hook implementation on its own, so that one
@@ -92,57 +149,84 @@ class PluginManager:
         found: list[tuple[PluginInfo, Sequence[Callable[..., Any]]]] = []
         for impl in self._pm.hook.saibench_modules.get_hookimpls():  # registration order
             info = infos[impl.plugin_name]
+            self._phase("calling saibench_modules()")
             try:
-                provided = list(cast(Iterable[Callable[..., Any]], impl.function()))
+                with guard("saibench_modules()"):
+                    provided = list(cast(Iterable[Callable[..., Any]], impl.function()))
             except Exception as exc:
-                self.broken.append(Broken(info.name, None, f"saibench_modules() raised {_reason(exc)}"))
+                text = exc.reason if isinstance(exc, PluginFailure) else f"saibench_modules() raised {reason(exc)}"
+                self.broken.append(Broken(info.name, None, text))
                 continue
             found.append((info, provided))
         return found
 
-    def preload(self) -> tuple[str, ...]:
-        """The modules plugins ask pods to have imported (``saibench_preload``)."""
+    def preload(self, skip: Iterable[str] = ()) -> tuple[str, ...]:
+        """The modules plugins (but those in ``skip``) ask pods to have imported
+        (``saibench_preload``); a plugin whose hook raises or returns something else than
+        module names is broken."""
         names: list[str] = []
         for impl in self._pm.hook.saibench_preload.get_hookimpls():
+            if impl.plugin_name in skip:
+                continue
+            self._phase("calling saibench_preload()")
             try:
-                names += [str(n) for n in cast(Iterable[str], impl.function())]
+                with guard("saibench_preload()"):
+                    given = list(cast(Iterable[object], impl.function()))
             except Exception as exc:
-                self.broken.append(Broken(impl.plugin_name, None, f"saibench_preload() raised {_reason(exc)}"))
+                text = exc.reason if isinstance(exc, PluginFailure) else f"saibench_preload() raised {reason(exc)}"
+                self.broken.append(Broken(impl.plugin_name, None, text))
+                continue
+            bad = [n for n in given if not isinstance(n, str) or not _MODULE_NAME.fullmatch(n)]
+            if bad:
+                self.broken.append(Broken(impl.plugin_name, None, f"saibench_preload() returned {bad!r}; it returns "
+                                          "importable module names, e.g. ['sklearn.datasets']"))
+                continue
+            names += cast(list[str], given)
         return tuple(dict.fromkeys(names))
 
+    def _describe(self, info: PluginInfo, fn: Callable[..., Any], label: str) -> Descriptor | None:
+        self._phase(f"describing {label!r}")
+        try:
+            with guard(f"describing {label!r}"):
+                return describe(fn, info.name, info.version, probe_limit=self._probe_limit)
+        except PluginFailure as exc:
+            self.broken.append(Broken(info.name, label, exc.reason))
+        except SaibenchError as exc:
+            self.broken.append(Broken(info.name, label, str(exc)))
+        except Exception as exc:
+            self.broken.append(Broken(info.name, label, f"describing raised {reason(exc)}"))
+        return None
+
     def catalog(self) -> Catalog:
-        """Describe every module of every plugin into a ``Catalog``."""
-        described: list[Descriptor] = []
-        plugins: list[PluginInfo] = []
-        owner: dict[tuple[str, str], str] = {}
+        """Describe every module of every plugin into a ``Catalog``; two modules of one kind
+        and name are both left out, each broken with a message naming both distributions."""
+        described: list[tuple[PluginInfo, Descriptor]] = []
+        infos: list[PluginInfo] = []
         for info, fns in self.modules():
-            names = []
+            infos.append(info)
             for fn in fns:
-                label = getattr(fn, "__name__", repr(fn))
-                try:
-                    desc = describe(fn, info.name, info.version)
-                except SaibenchError as exc:
-                    self.broken.append(Broken(info.name, label, str(exc)))
-                    continue
-                except Exception as exc:
-                    self.broken.append(Broken(info.name, label, f"describing raised {_reason(exc)}"))
-                    continue
-                key = (desc.kind, desc.name)
-                if key in owner:
-                    self.broken.append(Broken(
-                        info.name, desc.name,
-                        f"a {desc.kind} named {desc.name!r} already comes from plugin {owner[key]!r}; "
-                        f"rename one (name=... in the decorator) or block a plugin with {BLOCK_ENV}",
-                    ))
-                    continue
-                owner[key] = info.name
-                described.append(desc)
-                names.append(desc.name)
-            plugins.append(PluginInfo(info.name, info.distribution, info.version, tuple(names)))
+                desc = self._describe(info, fn, str(getattr(fn, "__name__", repr(fn))))
+                if desc is not None:
+                    described.append((info, desc))
+        claims: dict[tuple[str, str], list[PluginInfo]] = {}
+        for info, desc in described:
+            claims.setdefault((desc.kind, desc.name), []).append(info)
+        kept: list[Descriptor] = []
+        for info, desc in described:
+            owners = claims[(desc.kind, desc.name)]
+            if len(owners) == 1:
+                kept.append(desc)
+                continue
+            who = " and ".join(f"plugin {o.name!r} ({o.distribution} {o.version})" for o in owners)
+            self.broken.append(Broken(info.name, desc.name, (
+                f"a {desc.kind} named {desc.name!r} comes from {who}; neither is used. Rename one "
+                f"(name=... in its decorator) or block one plugin with {BLOCK_ENV}")))
+        plugins = [PluginInfo(i.name, i.distribution, i.version, tuple(d.name for d in kept if d.plugin == i.name)) for i in infos]
         listed = {p.name for p in plugins}
         plugins += [p for p in self.plugins if p.name not in listed]
-        preload = self.preload()
-        return Catalog(tuple(described), tuple(plugins), tuple(self.broken), preload)
+        # a plugin that broke as a whole (its modules hook raised) has no pods to warm up
+        preload = self.preload(skip={b.plugin for b in self.broken if b.module is None})
+        return Catalog(tuple(kept), tuple(plugins), tuple(self.broken), preload)
 
 
 def load_catalog(extra: Sequence[tuple[str, object]] = (), *, entry_points: bool = True) -> Catalog:

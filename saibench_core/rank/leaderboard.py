@@ -33,6 +33,15 @@ def _order(rec: Record) -> tuple[int, int]:
     return rec.run.seed, rec.run.split
 
 
+def _score(ranking: Descriptor, metrics: dict[str, float], run: Run, what: str = "") -> float:
+    """``values.score`` that names the run it failed on."""
+    try:
+        return values.score(ranking.fn, ranking.spec.metrics, metrics)
+    except values.RankingFailed as exc:
+        label = f"{run.problem} × {run.model_label} by {run.trainer}, seed {run.seed} split {run.split}"
+        raise values.RankingFailed(f"failed on {what}run {label}: {exc}") from None
+
+
 @attrs.frozen
 class Entry:
     """One row of a leaderboard: a configuration, aggregated over its repetitions.
@@ -56,9 +65,9 @@ class Entry:
         ok = tuple(sorted((r for r in records if r.status == "ok"), key=_order))
         failed = tuple(sorted((r for r in records if r.status != "ok"), key=_order))
         names = ranking.spec.metrics
-        per_rep = tuple(values.score(ranking.fn, names, r.metrics) for r in ok)
+        per_rep = tuple(_score(ranking, r.metrics, r.run) for r in ok)
         median = {m: values.median(r.metrics.get(m, values.NAN) for r in ok) for m in names}
-        return cls(ok, failed, per_rep, values.score(ranking.fn, names, median) if ok else values.NAN)
+        return cls(ok, failed, per_rep, _score(ranking, median, ok[0].run, "the median metrics of ") if ok else values.NAN)
 
     @property
     def run(self) -> Run:
@@ -168,10 +177,16 @@ def leaderboard(ranking: Descriptor, records: Iterable[Record], *, tuned: bool =
     for rec in latest(records):
         if _applies(ranking, rec):
             groups.setdefault(configuration(rec.run), []).append(rec)
-    entries = [Entry.of(ranking, g) for g in groups.values()]
     notes: tuple[str, ...] = ()
-    if tuned:
-        entries, notes = select(ranking, entries)
+    try:
+        entries = [Entry.of(ranking, g) for g in groups.values()]
+        if tuned:
+            entries, notes = select(ranking, entries)
+    except values.RankingFailed as exc:
+        # one ranking's fault fails only its board, with one note; the other boards stand
+        fix = f"fix ranking {ranking.name!r} or block plugin {ranking.plugin!r} with SAIBENCH_BLOCK_PLUGINS"
+        note = str(exc) if str(exc).startswith("failed on") else f"failed on the validation metrics: {exc}"
+        return Leaderboard(ranking, (), tuned, (SELECTED_ON,) * tuned + (f"{note}; {fix}",))
     return Leaderboard(ranking, place(entries), tuned, notes)
 
 

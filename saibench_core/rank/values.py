@@ -9,10 +9,18 @@ when it is finite.
 from __future__ import annotations
 
 import math
+import numbers
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 
+from ..discovery.contained import PluginFailure, guard
+from ..errors import SaibenchError
+
 NAN = float("nan")
+
+
+class RankingFailed(SaibenchError, ValueError):
+    """A ranking function raised, or returned something else than a number (or NaN)."""
 
 
 def measured(values: Iterable[float]) -> list[float]:
@@ -38,11 +46,29 @@ def span(values: Iterable[float]) -> tuple[float, float]:
 
 def score(fn: Callable[[Mapping[str, float]], float], names: Iterable[str], values: Mapping[str, float]) -> float:
     """A ranking's score of ``values``; NaN when one of its metrics is missing or not measured
-    (a ranking function is never asked to order a NaN)."""
+    (a ranking function is never asked to order a NaN).
+
+    Raises:
+        RankingFailed: the ranking function raised (anything), or returned something that is
+            not a real number (``None``, a string - even ``"0.5"`` -, a bool), or NaN: it was
+            given only measured values, so it has no "not measured" to report.
+    """
     picked = {n: values.get(n, NAN) for n in names}
     if any(math.isnan(v) for v in picked.values()):
         return NAN
-    return float(fn(picked))
+    try:
+        with guard("the ranking function"):
+            result = fn(picked)
+    except PluginFailure as exc:
+        raise RankingFailed(exc.reason.replace("the ranking function raised ", "")) from None
+    except SaibenchError as exc:
+        raise RankingFailed(f"{type(exc).__name__}: {exc}") from None
+    if isinstance(result, bool) or not isinstance(result, numbers.Real):
+        raise RankingFailed(f"returned {result!r} ({type(result).__name__}); a ranking returns a float")
+    value = float(result)
+    if math.isnan(value):
+        raise RankingFailed("returned NaN from measured metrics; a ranking returns a number (inf: never reached)")
+    return value
 
 
 def ranks(value: float) -> bool:
