@@ -1,36 +1,41 @@
-"""The ``saibench`` command line: plugins, solve, run, rank.
+"""The ``saibench`` command line: plugins, solve, explain, check, run, rank, results.
 
+It parses options, calls the Python API (``saibench_core.plan``, ``run``, ``rank``, ...)
+and prints; what it refuses, the API refuses with the same error, named here by option.
 Planning commands import neither JAX nor the plugins' heavy dependencies; only ``run``
 starts pods that do.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-import attrs
 import click
 from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .cli_validate import FiniteFloat, output_file, scheduler_address, weights_dir, weights_file
+import saibench_core as sb
+
+from ._api.plan import VARY
+from .cli_validate import FiniteFloat
 from .discovery import BLOCK_ENV, Catalog, load_catalog
-from .errors import SaibenchError
-from .planner import ROLES, LeftOut, Planner, Run, sample, select
-from .rank import Leaderboard, hyper_items, leaderboards, number, restrict, tables
+from .errors import InvalidInput, SaibenchError
+from .planner import ROLES, LeftOut, Run
+from .rank import Leaderboard, hyper_items, number, tables
 from .rank.table import fit as fit_widths
-from .results import SEED_MAX, Store, default_path
-from .results.export import FORMATS, export, json_safe
+from .results import SEED_MAX, Outcome
+from .results.export import FORMATS, json_safe
 from .safe_text import SafeConsole
 
 F = TypeVar("F", bound=Callable[..., Any])
+OPTIONS = {"output": "-o/--output", "jobs": "-j/--jobs"}  # the API's keyword → its option, where not --<keyword>
 
 # markup off: module names and reasons (e.g. "jax[cuda12]") are printed verbatim; every
 # print escapes control characters, which plugins, runs and databases may carry (safe_text)
@@ -59,6 +64,8 @@ class SaibenchGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except InvalidInput as exc:  # the API's check, said with the option's name
+            _fail(exc.naming(OPTIONS.get(exc.parameter, "--" + exc.parameter.replace("_", "-"))))
         except SaibenchError as exc:
             _fail(str(exc))
         except click.ClickException as exc:
@@ -90,26 +97,16 @@ def _catalog() -> Catalog:
     return catalog
 
 
-VARY = ("seed", "split", "both")
-
-
-def repetitions(seed: int, repeat: int, vary: str) -> list[tuple[int, int]]:
-    """``(seed, split)`` of each repetition: ``seed`` varies the initialisation and
-    shuffling seed (split 0), ``split`` the data split (seed fixed), ``both`` each."""
-    return [(seed + i if vary != "split" else seed, i if vary != "seed" else 0) for i in range(repeat)]
-
-
-def _plan(catalog: Catalog, globs: dict[str, Sequence[str]], max_chain: int, seed: int,
-          fields: Sequence[str] = (), max_runs: int | None = None, repeat: int = 1, vary: str = "seed") -> tuple[Planner, Iterator[Run]]:
-    """The planner over the selected modules, and its runs as a stream (``max_runs``:
-    a seeded uniform sample of that many; ``repeat``: repetitions, see ``repetitions``)."""
-    chosen = select(catalog, {role: globs[f"{role}_globs"] for role in ROLES}, fields=fields)
-    # filters choose the runs' top-level modules; any installed model may still fill a slot
-    planner = Planner(chosen, max_chain=max_chain, fillers=catalog.of("model"))
-    runs = planner.runs(seeds=repetitions(seed, repeat, vary))
-    if max_runs is not None:
-        runs = iter(sample(runs, max_runs, seed))
-    return planner, runs
+def _plan(globs: dict[str, Sequence[str]], fields: Sequence[str], **options: Any) -> sb.Plan:
+    """``sb.plan`` of the installed modules with the ``--problem`` ... filters; says what
+    ``--strict-types`` left out."""
+    plan = sb.plan(problem=globs["problem_globs"], model=globs["model_globs"], trainer=globs["trainer_globs"],
+                   software=globs["software_globs"], hardware=globs["hardware_globs"], field=fields,
+                   catalog=_catalog(), **options)
+    for finding in plan.type_failures:
+        err.print(f"saibench: --strict-types leaves out {finding.kind} {finding.module} ({finding.plugin}): "
+                  f"{finding.errors[0]}", style="yellow", soft_wrap=True)
+    return plan
 
 
 def _hyper(run: Run) -> str:
@@ -163,18 +160,6 @@ def plan_options(fn: F) -> F:
     return filters(fn)
 
 
-def _checked(catalog: Catalog, strict: bool) -> Catalog:
-    if not strict:
-        return catalog
-    from .check import check_catalog, without_failures
-
-    report = check_catalog(catalog)
-    for finding in report.failing():
-        err.print(f"saibench: --strict-types leaves out {finding.kind} {finding.module} ({finding.plugin}): "
-                  f"{finding.errors[0]}", style="yellow", soft_wrap=True)
-    return without_failures(catalog, report)
-
-
 TABLE_ROWS = 1000
 
 
@@ -192,23 +177,23 @@ def solve(as_json: bool, count: bool, show_all: bool, max_chain: int, max_runs: 
     Plans stream: `--json` writes each run as it is planned, `--count` keeps none in memory.
     `saibench explain` says why a pairing is missing.
     """
-    planner, runs = _plan(_checked(_catalog(), strict_types), globs, max_chain, seed, fields, max_runs)
+    plan = _plan(globs, fields, max_chain=max_chain, max_runs=max_runs, seed=seed, strict_types=strict_types)
     if count:
-        n = sum(1 for _ in (planner.tuples(seeds=(seed,)) if max_runs is None else runs))
+        n = plan.count()
         click.echo(json.dumps({"feasible": n}) if as_json else str(n))
         return
     if as_json:
-        _stream_json(runs, planner.left_out() if show_all else None)
+        _stream_json(plan.stream(), plan.left_out() if show_all else None)
         return
     shown, n = [], 0
-    for n, r in enumerate(runs, 1):
+    for n, r in enumerate(plan.stream(), 1):
         if n <= TABLE_ROWS:
             shown.append(r)
     out.print(_plan_table(shown, f"{n} feasible run(s)" + (f", first {TABLE_ROWS} shown (use --json or --count)" if n > TABLE_ROWS else "")))
     if show_all:
         left = Table("left out", title="left out (details: saibench explain)")
         left.add_column("reason", overflow="fold")
-        for lo in planner.left_out():
+        for lo in plan.left_out():
             left.add_row(" × ".join(lo.modules), lo.reason)
         out.print(left)
 
@@ -260,25 +245,15 @@ def explain(problems: Sequence[str], models: Sequence[str], max_chain: int, as_j
     With --problem and/or --model, every matching problem × model pair is explained.
     With neither, every module that appears in no feasible run is, with its reasons.
     """
-    from .planner.explain import Reason, explain_pair, unused
-
-    catalog = _catalog()
-    planner = Planner(catalog, max_chain=max_chain)
-    entries: list[tuple[str, list[Reason]]]
+    entries = sb.explain(problem=problems, model=models, max_chain=max_chain, catalog=_catalog())
     pairwise = bool(problems or models)
-    if problems or models:
-        chosen = select(catalog, {"problem": problems, "model": models})
-        entries = [(f"problem {p.name} × model {m.name}", explain_pair(planner, p, m))
-                   for p in chosen.of("problem") for m in chosen.of("model")]
-    else:
-        entries = [(f"{d.kind} {d.name}", reasons) for d, reasons in unused(planner)]
     if as_json:
-        click.echo(json.dumps([{"subject": subject, "feasible": not reasons, "reasons": [r.to_json() for r in reasons]}
-                               for subject, reasons in entries], indent=2))
+        click.echo(json.dumps([{"subject": e.subject, "feasible": e.feasible, "reasons": [r.to_json() for r in e.reasons]}
+                               for e in entries], indent=2))
         return
     if not entries:
         out.print("every installed module is in at least one feasible run")
-    for subject, reasons in entries:
+    for subject, reasons in ((e.subject, e.reasons) for e in entries):
         if not reasons:
             out.print(f"{subject}: feasible (see `saibench solve`)", style="green")
             continue
@@ -308,11 +283,6 @@ def check(as_json: bool) -> None:
     sys.exit(1 if any(report.failing()) else 0)
 
 
-def _db(path: Path | None, *, readonly: bool = False) -> Store:
-    # read-only commands open with open_readonly: a mistyped --db is an error, not a new file
-    return Store.open_readonly(path or default_path()) if readonly else Store(path or default_path())
-
-
 def _print_boards(boards: Sequence[Leaderboard]) -> None:
     """One table per ranking and problem (see ``rank.table``); a board with no entry prints
     only its notes (e.g. ``--tuned`` over runs stored without validation metrics)."""
@@ -322,6 +292,33 @@ def _print_boards(boards: Sequence[Leaderboard]) -> None:
         if not board.entries:
             for note in board.notes[1:] if board.tuned else board.notes:
                 err.print(f"saibench: ranking {board.ranking.name}: {note}", style="yellow", soft_wrap=True)
+
+
+class _Progress:
+    """``run``'s progress on stderr: a bar from when the runs are known, a line per run done."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self.stack = stack
+
+    def start(self, runs: Sequence[Run]) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        if runs:
+            self.bar = self.stack.enter_context(Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                                         TimeElapsedColumn(), console=err, transient=False))
+            self.task = self.bar.add_task("running", total=len(runs))
+
+    def done(self, r: Run, outcome: Outcome | None) -> None:
+        label = f"{r.problem} × {r.model_label} by {r.trainer} on {r.software} @ {r.hardware}, " \
+                f"seed {r.seed} split {r.split}: {_hyper(r)}"
+        if outcome is None:
+            self.bar.console.print(f"skip  {label} (already stored)", style="dim")
+        elif outcome.status == "ok":
+            shown = ", ".join(f"{k}={number(v)}" for k, v in outcome.metrics.items())
+            self.bar.console.print(f"ok    {label}: {shown}", style="green")
+        else:
+            self.bar.console.print(f"FAIL  {label}: {outcome.reason}", style="red")
+        self.bar.advance(self.task)
 
 
 @main.command()
@@ -352,48 +349,19 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
     Runs already in the database with the same modules, versions and settings are skipped.
     Exits with status 1 when any run failed (the others are stored all the same).
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from .execute import PodOptions, run_campaign
-
-    # every path and address is checked before planning, so no run trains only to fail on it
-    if address is not None:
-        scheduler_address(address)
-    if save_weights is not None:
-        weights_dir(save_weights)
-    if init_weights is not None:
-        weights_file(init_weights)
-    catalog = _checked(_catalog(), strict_types)
-    _, stream = _plan(catalog, globs, max_chain, seed, fields, max_runs, repeat, vary)
-    runs = list(stream)
-    if init_weights is not None:
-        digest = hashlib.sha256(init_weights.read_bytes()).hexdigest()
-        runs = [attrs.evolve(r, init_weights=f"{init_weights.resolve()}#{digest}") for r in runs]
-    with _db(db) as store:
-        if not runs:
-            err.print("saibench: nothing to run: no feasible run (see `saibench solve --all`)")
-            return
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=False) as progress:
-            task = progress.add_task("running", total=len(runs))
-
-            def done(r: Run, outcome: Any) -> None:
-                label = f"{r.problem} × {r.model_label} by {r.trainer} on {r.software} @ {r.hardware}, " \
-                        f"seed {r.seed} split {r.split}: {_hyper(r)}"
-                if outcome is None:
-                    progress.console.print(f"skip  {label} (already stored)", style="dim")
-                elif outcome.status == "ok":
-                    shown = ", ".join(f"{k}={number(v)}" for k, v in outcome.metrics.items())
-                    progress.console.print(f"ok    {label}: {shown}", style="green")
-                else:
-                    progress.console.print(f"FAIL  {label}: {outcome.reason}", style="red")
-                progress.advance(task)
-
-            options = PodOptions(timeout, memory_limit, str(save_weights.resolve()) if save_weights else None)
-            counts = run_campaign(catalog, runs, store, jobs=jobs, options=options,
-                                  executor="dask" if address else executor, address=address, on_done=done)
-        err.print(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already stored; results in {store.path}")
-        _print_boards(leaderboards(catalog, restrict(store.records(), runs)))
+    plan = _plan(globs, fields, max_chain=max_chain, max_runs=max_runs, seed=seed, repeat=repeat, vary=vary,
+                 strict_types=strict_types)
+    with contextlib.ExitStack() as stack:
+        bar = _Progress(stack)
+        results = sb.run(plan, db=db, jobs=jobs, timeout=timeout, memory_limit=memory_limit, executor=executor,
+                         address=address, save_weights=save_weights, init_weights=init_weights, on_start=bar.start,
+                         on_done=bar.done)
+    counts = results.counts
+    if not sum(counts.values()):
+        err.print("saibench: nothing to run: no feasible run (see `saibench solve --all`)")
+        return
+    err.print(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already stored; results in {results.db}")
+    _print_boards(results.leaderboards())
     sys.exit(1 if counts["failed"] else 0)
 
 
@@ -410,9 +378,7 @@ def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool, tuned: bo
     partly failed is ranked on its ok ones and flagged. With --tuned, hyperparameters are
     chosen on validation and test values are shown.
     """
-    catalog = select(_catalog(), {"ranking": ranking_globs})
-    with _db(db, readonly=True) as store:
-        boards = leaderboards(catalog, store.records(), tuned=tuned)
+    boards = sb.rank(db=db, ranking=ranking_globs, tuned=tuned, catalog=_catalog())
     if as_json:
         for board in boards:
             for note in board.notes:
@@ -434,7 +400,5 @@ def results() -> None:
 @click.option("--status", type=click.Choice(["ok", "failed"]), help="Only runs with this status.")
 def export_results(db: Path | None, fmt: str, output: Path, status: str | None) -> None:
     """Write every stored run as one row: roles, seed, hyperparameters, status, metrics."""
-    output_file(output, "-o/--output")
-    with _db(db, readonly=True) as store:
-        n = export(store.records(status), output, fmt)
+    n = sb.export(output, format=fmt, db=db, status=status)
     err.print(f"{n} run(s) written to {output}")

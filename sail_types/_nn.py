@@ -1,165 +1,232 @@
-"""Declarative neural-network layers. saibench compiles them to pure JAX ``init``/``apply``.
+"""Dense, activation and per-feature layers. saibench compiles them to pure JAX.
 
-Widths may be symbolic dims (``Linear("k")``), bound by the planner from the problem.
+Widths may be symbolic dims (``Linear("k")``), bound by the planner from the problem. Each
+layer defines its own shapes, parameters and forward pass (see ``_layer.Layer``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
 
+from ._errors import InvalidSignature
+from ._layer import Array, Dims, Layer, Params, Shape
 from ._types import Dim, _check_dim, evaluate_dim
 
-Shape = tuple[int, ...]
-
-
-@attrs.frozen
-class Layer:
-    """Base of every declarative layer."""
+__all__ = ["Dropout", "Flatten", "Gelu", "Identity", "Layer", "LayerNorm", "Linear", "Relu", "Slice", "Softmax",
+           "Tanh"]
 
 
 @attrs.frozen
 class Linear(Layer):
-    """Affine map to ``features`` outputs on the last axis."""
+    """Affine map to ``features`` outputs on the last axis (LeCun-normal weights, zero bias)."""
 
     features: Dim = attrs.field(converter=_check_dim)
     bias: bool = True
 
+    def output_shape(self, shape: Shape, dims: Dims) -> Shape:
+        """The last axis becomes ``features``."""
+        return shape[:-1] + (evaluate_dim(self.features, dims),)
+
+    def parameter_count(self, shape: Shape, dims: Dims) -> int:
+        """``fan_in * features`` weights, plus ``features`` biases."""
+        features = evaluate_dim(self.features, dims)
+        fan_in = shape[-1] if shape else 1
+        return fan_in * features + (features if self.bias else 0)
+
+    def init(self, key: Array, shape: Shape, dims: Dims) -> Params:
+        """``{"w": (fan_in, features), "b": (features,)}``."""
+        import jax
+        import jax.numpy as jnp
+
+        features = evaluate_dim(self.features, dims)
+        w = jax.nn.initializers.lecun_normal()(key, (shape[-1], features), jnp.float32)
+        return {"w": w, "b": jnp.zeros((features,), jnp.float32)} if self.bias else {"w": w}
+
+    def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
+        """``x @ w + b``."""
+        y = x @ params["w"]
+        return y + params["b"] if self.bias else y
+
 
 @attrs.frozen
-class Relu(Layer):
+class _Activation(Layer):
+    """An elementwise function without parameters."""
+
+    function: ClassVar[str] = ""
+
+    def output_shape(self, shape: Shape, dims: Dims) -> Shape:
+        """The input shape."""
+        return shape
+
+    def parameter_count(self, shape: Shape, dims: Dims) -> int:
+        """None."""
+        return 0
+
+    def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
+        """The activation, elementwise (softmax: over the last axis)."""
+        return _activations()[self.function](x)
+
+
+def _activations() -> dict[str, Callable[[Array], Array]]:
+    import jax
+    import jax.numpy as jnp
+
+    return {"relu": jax.nn.relu, "tanh": jnp.tanh, "gelu": jax.nn.gelu,
+            "softmax": lambda x: jax.nn.softmax(x, axis=-1)}
+
+
+@attrs.frozen
+class Relu(_Activation):
     """Rectified linear unit."""
 
+    function: ClassVar[str] = "relu"
+
 
 @attrs.frozen
-class Tanh(Layer):
+class Tanh(_Activation):
     """Hyperbolic tangent."""
 
-
-@attrs.frozen
-class Gelu(Layer):
-    """Gaussian error linear unit."""
+    function: ClassVar[str] = "tanh"
 
 
 @attrs.frozen
-class Softmax(Layer):
+class Gelu(_Activation):
+    """Gaussian error linear unit (Hendrycks and Gimpel, 2016; tanh approximation)."""
+
+    function: ClassVar[str] = "gelu"
+
+
+@attrs.frozen
+class Softmax(_Activation):
     """Softmax over the last axis. Trailing, it is fused into the cross-entropy loss."""
 
-
-@attrs.frozen(init=False)
-class Pipeline(Layer):
-    """Layers applied in order: ``Pipeline(Linear(256), Relu(), Linear("k"), Softmax())``."""
-
-    layers: tuple[Layer, ...]
-
-    def __init__(self, *layers: Layer) -> None:
-        for layer in layers:
-            if not isinstance(layer, Layer):
-                raise TypeError(f"Pipeline takes SAIL layers, got {layer!r}; e.g. Pipeline(Linear(8), Relu())")
-        self.__attrs_init__(layers)  # type: ignore[attr-defined]
+    function: ClassVar[str] = "softmax"
 
 
 @attrs.frozen
-class Map(Layer):
-    """Apply ``layer`` to every element of a set, independently (the φ of Deep Sets)."""
+class Identity(_Activation):
+    """The input, unchanged: the skip branch of a ``Concat`` (as in a U-Net)."""
 
-    layer: Layer
-
-
-@attrs.frozen
-class Sum(Layer):
-    """Sum over the elements of a set: a permutation-invariant pooling."""
-
-
-@attrs.frozen
-class Conv(Layer):
-    """Convolution over the spatial axes of ``(w, c)`` or ``(h, w, c)`` samples (channels
-    last): ``features`` output channels, a square ``kernel``, ``"SAME"`` or ``"VALID"`` padding."""
-
-    features: Dim = attrs.field(converter=_check_dim)
-    kernel: Dim = attrs.field(converter=_check_dim)
-    stride: int = 1
-    padding: str = attrs.field(default="SAME", validator=attrs.validators.in_(("SAME", "VALID")))
-
-    def output_shape(self, shape: Shape, dims: Mapping[str, int]) -> Shape:
-        """The sample shape this convolution produces from ``shape``."""
-        kernel = evaluate_dim(self.kernel, dims)
-        spatial = tuple(-(-s // self.stride) if self.padding == "SAME" else (s - kernel) // self.stride + 1 for s in shape[:-1])
-        return spatial + (evaluate_dim(self.features, dims),)
-
-
-@attrs.frozen
-class MaxPool(Layer):
-    """Maximum over non-overlapping ``window``-wide patches of the spatial axes."""
-
-    window: int = 2
-
-    def output_shape(self, shape: Shape) -> Shape:
-        """Spatial axes divided by the window, channels kept."""
-        return tuple(s // self.window for s in shape[:-1]) + shape[-1:]
-
-
-@attrs.frozen
-class AvgPool(Layer):
-    """Mean over non-overlapping ``window``-wide patches of the spatial axes."""
-
-    window: int = 2
-
-    def output_shape(self, shape: Shape) -> Shape:
-        """Spatial axes divided by the window, channels kept."""
-        return tuple(s // self.window for s in shape[:-1]) + shape[-1:]
+    def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
+        """``x``."""
+        return x
 
 
 @attrs.frozen
 class Flatten(Layer):
     """All axes of a sample into one."""
 
+    def output_shape(self, shape: Shape, dims: Dims) -> Shape:
+        """``(prod(shape),)``."""
+        return (math.prod(shape),)
+
+    def parameter_count(self, shape: Shape, dims: Dims) -> int:
+        """None."""
+        return 0
+
+    def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
+        """Each sample reshaped to one axis."""
+        return x.reshape(x.shape[0], -1)
+
 
 @attrs.frozen
 class LayerNorm(Layer):
-    """Normalise the last axis to zero mean and unit variance, then a learned scale and shift."""
+    """Normalise the last axis to zero mean and unit variance, then a learned scale and
+    shift (Ba et al., 2016)."""
 
     epsilon: float = 1e-5
 
+    def output_shape(self, shape: Shape, dims: Dims) -> Shape:
+        """The input shape."""
+        return shape
 
-@attrs.frozen
-class Residual(Layer):
-    """``x + layer(x)``: the skip connection of a residual block (shapes must agree)."""
+    def parameter_count(self, shape: Shape, dims: Dims) -> int:
+        """A scale and a shift per feature."""
+        return 2 * shape[-1]
 
-    layer: Layer
+    def init(self, key: Array, shape: Shape, dims: Dims) -> Params:
+        """``{"scale": ones, "shift": zeros}`` over the last axis."""
+        import jax.numpy as jnp
 
+        return {"scale": jnp.ones(shape[-1:], jnp.float32), "shift": jnp.zeros(shape[-1:], jnp.float32)}
 
-@attrs.frozen
-class Recurrent(Layer):
-    """A recurrent layer over ``(t, d)`` samples with ``features`` hidden units; the last
-    hidden state, or every step's with ``sequences=True``."""
+    def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
+        """``(x - mean) / sqrt(var + epsilon) * scale + shift`` over the last axis."""
+        import jax
 
-    features: Dim = attrs.field(converter=_check_dim)
-    sequences: bool = False
-    gates: ClassVar[int] = 0
-
-    def output_shape(self, shape: Shape, dims: Mapping[str, int]) -> Shape:
-        """``(t, hidden)`` with ``sequences``, else ``(hidden,)``."""
-        hidden = evaluate_dim(self.features, dims)
-        return (shape[0], hidden) if self.sequences else (hidden,)
-
-    def parameter_count(self, shape: Shape, dims: Mapping[str, int]) -> int:
-        """Input and hidden weights and a bias for every gate."""
-        hidden = evaluate_dim(self.features, dims)
-        return self.gates * hidden * (shape[-1] + hidden + 1)
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * params["scale"] + params["shift"]
 
 
 @attrs.frozen
-class LSTM(Recurrent):
-    """A long short-term memory layer (gates: input, forget, cell, output)."""
+class Dropout(Layer):
+    """Zero each value with probability ``rate`` while training, scaling the kept ones by
+    ``1 / (1 - rate)`` (Srivastava et al., 2014); the identity at inference."""
 
-    gates: ClassVar[int] = 4
+    rate: float = attrs.field(default=0.1, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)])
+
+    def output_shape(self, shape: Shape, dims: Dims) -> Shape:
+        """The input shape."""
+        return shape
+
+    def parameter_count(self, shape: Shape, dims: Dims) -> int:
+        """None."""
+        return 0
+
+    def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
+        """``x`` at inference (``key is None``); a random mask of ``x`` while training."""
+        if key is None or self.rate == 0.0:
+            return x
+        import jax
+        import jax.numpy as jnp
+
+        keep = jax.random.bernoulli(key, 1.0 - self.rate, x.shape)
+        return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros_like(x))
 
 
 @attrs.frozen
-class GRU(Recurrent):
-    """A gated recurrent unit layer (gates: reset, update, new)."""
+class Slice(Layer):
+    """Part of one sample axis: ``Slice(-1)`` is the last step of a ``(t, d)`` sequence (the
+    axis dropped), ``Slice(0, 3, axis=-1)`` its first three channels (the axis kept).
 
-    gates: ClassVar[int] = 3
+    Args:
+        start: the index taken, or the first one kept when ``stop`` is given.
+        stop: one past the last index kept; ``None`` takes ``start`` alone and drops the axis.
+        axis: an axis of one sample (``0``: the first after the batch; ``-1``: the last).
+    """
+
+    start: int
+    stop: int | None = None
+    axis: int = 0
+
+    def _axis(self, shape: Shape) -> int:
+        if not -len(shape) <= self.axis < len(shape):
+            raise InvalidSignature(repr(self), f"axis {self.axis} is out of range for samples of shape {shape}")
+        return self.axis % len(shape)
+
+    def output_shape(self, shape: Shape, dims: Dims) -> Shape:
+        """``shape`` without the axis, or with its kept length."""
+        axis = self._axis(shape)
+        if self.stop is None:
+            if not -shape[axis] <= self.start < shape[axis]:
+                raise InvalidSignature(repr(self), f"index {self.start} is out of range for axis {self.axis} of {shape}")
+            return shape[:axis] + shape[axis + 1:]
+        kept = len(range(shape[axis])[self.start:self.stop])
+        if kept == 0:
+            raise InvalidSignature(repr(self), f"keeps nothing of axis {self.axis} of samples of shape {shape}")
+        return shape[:axis] + (kept,) + shape[axis + 1:]
+
+    def parameter_count(self, shape: Shape, dims: Dims) -> int:
+        """None."""
+        return 0
+
+    def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
+        """The slice of every sample."""
+        axis = self._axis(tuple(x.shape[1:])) + 1
+        index = self.start if self.stop is None else slice(self.start, self.stop)
+        return x[(slice(None),) * axis + (index,)]

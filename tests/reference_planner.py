@@ -2,8 +2,9 @@
 converter chains and submodule fillers found by brute force, dims checked by substitution,
 constraints by Python's ``eval``, relations by ``fnmatch`` among all five roles, tasks by
 walking ``refines`` by hand, model ``Fail`` by calling the factory, and memory by the
-formula of a ``Linear`` layer - not by the planner's code. Obviously correct,
-exponentially slow; used only to check the real planner."""
+formula of a ``Linear`` layer, a ``Fitted`` model paired with a pseudo-trainer ``fit`` made
+here - not by the planner's code. Obviously correct, exponentially slow; used only to check
+the real planner."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import itertools
 from typing import Any
 
 from saibench_core.discovery import Catalog, Descriptor
-from sail_types import Fail, Input
+from sail_types import Fail, Fitted, Input, ModuleSpec
 
 BYTES_FLOAT32 = 4
+# a Fitted model's only trainer: no tasks, relations or hyperparameters of its own
+FIT = Descriptor("fit", "trainer", "reference", "0", ModuleSpec("trainer"))
 
 
 def solves(asked: Any, solver: Any) -> bool:
@@ -35,6 +38,8 @@ def builds(model: Descriptor, env: dict[str, int], point: tuple[tuple[str, Any],
         layer = model.fn(Input(model.input, dict(env)), **dict(point))
     except Fail:
         return False, None
+    if isinstance(layer, Fitted):
+        return True, None
     (linear,) = layer.layers
     last = model.input.dims[-1]  # type: ignore[union-attr]
     fan_in = last if isinstance(last, int) else env[last]
@@ -120,7 +125,7 @@ def fillings(host: Descriptor, env: dict[str, int], catalog: Catalog, max_chain:
         per_element = depth == 2 and element is not None and element.kind == req.input.kind
         options = []
         for filler in sorted(catalog.of("model"), key=lambda m: m.name):
-            if not solves(req.task, filler.spec.task):
+            if filler.fitted or not solves(req.task, filler.spec.task):
                 continue
             found = best((_bound(req.input, env), _bound(req.output, env)), filler, catalog.of("converter"), max_chain if per_element else 0)
             if found is None:
@@ -182,7 +187,7 @@ def reference_plan(catalog: Catalog, max_chain: int = 3) -> set[tuple[Any, ...]]
                 if found is None:
                     continue
                 for fills in fillings(m, found[2], catalog, max_chain, 2) or []:
-                    for t in catalog.of("trainer"):
+                    for t in [FIT] if m.fitted else [t for t in catalog.of("trainer") if t.name != "fit"]:
                         if t.spec.tasks and not any(solves(p.spec.task, task) for task in t.spec.tasks):
                             continue
                         for sw in catalog.of("software"):

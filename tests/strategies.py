@@ -2,8 +2,9 @@
 by plain substitution (converter and model inputs use bare names or integers), with
 converters, submodule slots, relations (also trainers' and software's naming models),
 constrained grids, problem hyperparameters that bind dims, a refined task (Forecast
-problems meet Regress models), model factories that raise ``Fail``, hardware memory and
-failing hardware."""
+problems meet Regress models), model factories that raise ``Fail``, models fitted without
+gradients (``Fitted``: the ``fit`` pseudo-trainer, never a slot filler) and an installed
+trainer that takes its reserved name, hardware memory and failing hardware."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sail_types import (
     Classify,
     Device,
     Fail,
+    Fitted,
     Forecast,
     Input,
     Label,
@@ -58,6 +60,17 @@ def factory(fail_h0: int | None, fail_d: int | None) -> Callable[..., Layer]:
     return fn
 
 
+def fitted_factory(fail_h0: int | None) -> Callable[..., Fitted]:
+    """A ``Fitted`` model's factory (predicting zeros), raising ``Fail`` at ``h0 == fail_h0``."""
+
+    def fn(x: Input, **hyper: Any) -> Fitted:
+        if fail_h0 is not None and hyper.get("h0") == fail_h0:
+            raise Fail(f"h0={fail_h0} is not supported")
+        return Fitted(lambda train: lambda q: q[:, :0], how="predicts nothing")
+
+    return fn
+
+
 @st.composite
 def problems(draw: st.DrawFn, i: int) -> Descriptor:
     kind = draw(st.sampled_from(PROBLEM_KINDS))
@@ -69,7 +82,7 @@ def problems(draw: st.DrawFn, i: int) -> Descriptor:
         dims = dims[:-1] + ("n",)
     spec = ModuleSpec("problem", task=draw(st.sampled_from(PROBLEM_TASKS)), field=draw(st.sampled_from(["f0", "f1"])),
                       only_with=draw(st.sampled_from([()] * 6 + [("model:m0", "model:m2"), ("field:f0",)])),
-                      never_with=draw(st.sampled_from([()] * 6 + [("trainer:t1",)])))
+                      never_with=draw(st.sampled_from([()] * 6 + [("trainer:t1",), ("trainer:fit",)])))
     return Descriptor(f"p{i}", "problem", "gen", "0", spec, input=_type(kind, dims), output=Label(draw(st.integers(2, 3))), hyper=hyper)  # type: ignore[arg-type]
 
 
@@ -106,9 +119,13 @@ def models(draw: st.DrawFn, i: int) -> Descriptor:
                       only_with=draw(st.sampled_from([()] * 8 + [("problem:p0",), ("trainer:t0", "problem:p1"), ("field:f1",), ("hardware:hw0",)])),
                       never_with=draw(st.sampled_from([()] * 8 + [("problem:p1",), ("software:s0",)])))
     fn = None
-    if not slots and draw(st.booleans()):
+    fitted = not slots and draw(st.integers(0, 3)) == 0
+    if fitted and draw(st.booleans()):
+        fn = fitted_factory(draw(st.sampled_from([None, 1, 2])))
+    elif not fitted and not slots and draw(st.booleans()):
         fn = factory(draw(st.sampled_from([None, 1, 2])), draw(st.sampled_from([None, None, 2, 3])))
-    return Descriptor(f"m{i}", "model", "gen", "0", spec, input=_type(kind, dims), output=out, hyper=hyper, slots=slots, fn=fn)  # type: ignore[arg-type]
+    return Descriptor(f"m{i}", "model", "gen", "0", spec, input=_type(kind, dims), output=out, hyper=hyper, slots=slots, fn=fn,  # type: ignore[arg-type]
+                      fitted=fitted)
 
 
 @st.composite
@@ -132,7 +149,8 @@ def catalogs(draw: st.DrawFn) -> Catalog:
         never = draw(st.sampled_from([()] * 4 + [("hardware:hw1",), ("model:m1",)]))
         only = draw(st.sampled_from([()] * 6 + [("model:m0", "model:leaf*"), ("problem:p0",)]))
         hyper = (HyperParam("lr", (1, 2)),) if draw(st.booleans()) else ()
-        mods.append(Descriptor(f"t{i}", "trainer", "gen", "0", ModuleSpec("trainer", tasks=tasks, never_with=never, only_with=only), hyper=hyper))
+        name = "fit" if draw(st.integers(0, 9)) == 0 else f"t{i}"  # the pseudo-trainer's reserved name, now and then
+        mods.append(Descriptor(name, "trainer", "gen", "0", ModuleSpec("trainer", tasks=tasks, never_with=never, only_with=only), hyper=hyper))
     for i in range(draw(st.integers(1, 2))):
         plats = tuple(sorted({"cpu"} | draw(st.sets(st.sampled_from(["gpu", "tpu"])))))
         never = draw(st.sampled_from([()] * 6 + [("model:m2",), ("trainer:t1",)]))

@@ -10,7 +10,27 @@ import pytest
 
 from saibench_core.compile import compile_model
 from saibench_core.errors import InvalidSignature
-from sail_types import GRU, LSTM, AvgPool, Conv, Flatten, LayerNorm, Linear, Map, MaxPool, Pipeline, Residual, Sum
+from sail_types import (
+    GRU,
+    LSTM,
+    AvgPool,
+    Concat,
+    Conv,
+    ConvTranspose,
+    Dropout,
+    Flatten,
+    GroupNorm,
+    Identity,
+    LayerNorm,
+    Linear,
+    Map,
+    MaxPool,
+    Pipeline,
+    Residual,
+    Slice,
+    Sum,
+    Upsample,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -120,3 +140,95 @@ def test_planner_parameter_count_matches_the_compiled_model() -> None:
         params, _, out_shape = run(net, RNG.normal(size=(1, *shape)).astype(np.float32))
         counted = parameters(net, shape, {})
         assert counted == (sum(p.size for p in jax.tree_util.tree_leaves(params)), out_shape)
+
+
+# -- layers a U-Net needs: up-sampling, skips by concatenation, a normalisation for conv nets
+
+
+def np_conv_transpose(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int) -> np.ndarray:
+    """The scatter-add definition: input position i adds x[i] @ w[a] at output i * stride + a."""
+    spatial, k = x.ndim - 2, w.shape[0]
+    out = np.zeros((x.shape[0], *((s - 1) * stride + k for s in x.shape[1:-1]), w.shape[-1]))
+    for i in np.ndindex(*x.shape[1:-1]):
+        for a in np.ndindex(*(k,) * spatial):
+            at = tuple(ii * stride + aa for ii, aa in zip(i, a))
+            out[(slice(None), *at)] += x[(slice(None), *i)] @ w[a]
+    return out + b
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [(2, 2), (3, 2), (3, 1), (1, 3)])
+def test_conv_transpose_2d_is_the_scatter_add(kernel: int, stride: int) -> None:
+    x = RNG.normal(size=(2, 3, 4, 2)).astype(np.float32)
+    params, out, shape = run(ConvTranspose(5, kernel, stride=stride, padding="VALID"), x)
+    full = np_conv_transpose(x, params["w"], params["b"], stride)
+    assert shape == full.shape[1:]
+    np.testing.assert_allclose(out, full, rtol=1e-4, atol=1e-5)
+    _, same, same_shape = run(ConvTranspose(5, kernel, stride=stride), x)  # same key: same parameters
+    crop = max(kernel - stride, 0) // 2
+    want = np.pad(full, ((0, 0), (0, max(stride - kernel, 0)), (0, max(stride - kernel, 0)), (0, 0)),
+                  constant_values=0)  # a kernel narrower than the stride leaves zeros (plus bias) at the end
+    want[:, full.shape[1]:] = params["b"]
+    want[:, :, full.shape[2]:] = params["b"]
+    assert same_shape == (3 * stride, 4 * stride, 5)
+    np.testing.assert_allclose(same, want[:, crop:crop + 3 * stride, crop:crop + 4 * stride], rtol=1e-4, atol=1e-5)
+
+
+def test_conv_transpose_1d() -> None:
+    x = RNG.normal(size=(2, 5, 3)).astype(np.float32)
+    params, out, shape = run(ConvTranspose(4, 3, stride=2, padding="VALID"), x)
+    assert shape == (11, 4)
+    np.testing.assert_allclose(out, np_conv_transpose(x, params["w"], params["b"], 2), rtol=1e-4, atol=1e-5)
+
+
+def test_upsample_concat_identity() -> None:
+    x = RNG.normal(size=(2, 3, 2, 4)).astype(np.float32)
+    _, up, shape = run(Upsample(2), x)
+    assert shape == (6, 4, 4)
+    np.testing.assert_array_equal(up, np.kron(x, np.ones((1, 2, 2, 1), np.float32)))
+    params, cat, shape = run(Concat(Identity(), Conv(3, 1)), x)
+    assert shape == (3, 2, 7)
+    np.testing.assert_array_equal(cat[..., :4], x)
+    np.testing.assert_allclose(cat[..., 4:], x @ params[1]["w"][0, 0] + params[1]["b"], rtol=1e-4, atol=1e-5)
+    with pytest.raises(InvalidSignature, match="all but the last axis must agree"):
+        run(Concat(Identity(), MaxPool(2)), x)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_group_norm(groups: int) -> None:
+    x = RNG.normal(2.0, 3.0, size=(3, 5, 4, 8)).astype(np.float32)
+    _, out, _ = run(GroupNorm("g"), x, {"g": groups})
+    g = x.astype(np.float64).reshape(3, 5, 4, groups, 8 // groups)
+    ref = ((g - g.mean(axis=(1, 2, 4), keepdims=True)) / np.sqrt(g.var(axis=(1, 2, 4), keepdims=True) + 1e-5)).reshape(x.shape)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+    with pytest.raises(InvalidSignature, match="do not divide into 3 groups"):
+        run(GroupNorm(3), x)
+
+
+# -- slicing and dropout ---------------------------------------------------------------
+
+
+def test_slice_takes_a_step_or_channels() -> None:
+    x = RNG.normal(size=(2, 5, 3)).astype(np.float32)
+    for layer, ref in ((Slice(-1), x[:, -1]), (Slice(0, axis=-1), x[:, :, 0]), (Slice(1, 3, axis=-1), x[:, :, 1:3]),
+                       (Slice(-2, None, axis=0), x[:, -2]), (Slice(2, 10), x[:, 2:])):
+        _, out, shape = run(layer, x)
+        assert shape == ref.shape[1:]
+        np.testing.assert_array_equal(out, ref)
+    with pytest.raises(InvalidSignature, match="out of range"):
+        run(Slice(5), x)
+    with pytest.raises(InvalidSignature, match="keeps nothing"):
+        run(Slice(4, 2), x)
+
+
+def test_dropout_is_random_in_training_only() -> None:
+    x = RNG.normal(size=(64, 50)).astype(np.float32) + 3.0
+    model = compile_model(Dropout(0.25), {})
+    params, _ = model.init(jax.random.key(0), (50,))
+    np.testing.assert_array_equal(np.asarray(jax.jit(model.apply)(params, x)), x)  # inference: the identity
+    train = jax.jit(lambda p, v, k: model.apply(p, v, key=k))
+    a, b = np.asarray(train(params, x, jax.random.key(1))), np.asarray(train(params, x, jax.random.key(2)))
+    kept = a != 0
+    assert 0.70 < kept.mean() < 0.80 and not np.array_equal(kept, b != 0)
+    np.testing.assert_allclose(a[kept], x[kept] / 0.75, rtol=1e-6)
+    with pytest.raises(ValueError):
+        Dropout(1.0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKED = ["sail_types", "saibench_core", "plugins/standard/saibench_standard",
+CHECKED = ["sail_types", "saibench_core", "typing_tests", "plugins/standard/saibench_standard",
            "plugins/vision/saibench_vision", "examples/saibench-tutorial/saibench_tutorial"]
 
 

@@ -76,15 +76,17 @@ def as_targets(outputs: jax.Array, targets: jax.Array) -> jax.Array:
     return outputs.reshape(targets.shape) if outputs.size == targets.size else outputs
 
 
-def loss_function(model: CompiledModel, task: TaskOrLoss) -> Callable[[Params, jax.Array, jax.Array], jax.Array]:
+def loss_function(model: CompiledModel, task: TaskOrLoss) -> Callable[..., jax.Array]:
     """The task's training loss, the mean over the batch of its per-sample losses:
     ``cross_entropy`` (softmax cross-entropy of the model's logits against class indices),
     ``squared_error``, ``absolute_error``, or the task's own callable. For ``identity``
-    tasks the outputs are first shaped as the targets (``as_targets``)."""
+    tasks the outputs are first shaped as the targets (``as_targets``). The returned
+    ``mean_loss(params, x, y, key=None)`` passes ``key`` to the model: a key while training
+    (dropout active), ``None`` when evaluating."""
     loss, prediction = semantics(task)
 
-    def mean_loss(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
-        outputs = model.apply(params, x)
+    def mean_loss(params: Params, x: jax.Array, y: jax.Array, key: jax.Array | None = None) -> jax.Array:
+        outputs = model.apply(params, x, key=key)
         if loss == "cross_entropy":
             losses: jax.Array = optax.softmax_cross_entropy_with_integer_labels(outputs, y)
             return losses.mean()
@@ -108,8 +110,8 @@ def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n:
     loss_fn = loss_function(model, task)
     optimizer = training.optimizer
 
-    def step(state: TrainState, batch_xy: tuple[jax.Array, jax.Array]) -> tuple[TrainState, jax.Array]:
-        value, grads = jax.value_and_grad(loss_fn)(state.params, *batch_xy)
+    def step(state: TrainState, batch_xyk: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[TrainState, jax.Array]:
+        value, grads = jax.value_and_grad(loss_fn)(state.params, *batch_xyk)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         return TrainState(optax.apply_updates(state.params, updates), opt_state), value
 
@@ -117,7 +119,8 @@ def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n:
         def epoch(state: TrainState, key: jax.Array) -> tuple[TrainState, Any]:
             # x and y are closed over, not carried: a carried dataset may be copied every epoch
             order = jax.random.permutation(key, n)[: steps * batch].reshape(steps, batch)
-            state, losses = jax.lax.scan(step, state, (x[order], y[order]))
+            # the layers' keys (dropout) from a key of their own: batch orders stay as they were
+            state, losses = jax.lax.scan(step, state, (x[order], y[order], jax.random.split(jax.random.fold_in(key, 1), steps)))
             return state, ((losses.mean(), state.params) if snapshots else losses.mean())
 
         return jax.lax.scan(epoch, state, jax.random.split(key, training.epochs))

@@ -6,6 +6,7 @@ probe, so that a missing device is known before planning.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import typing
@@ -18,6 +19,7 @@ from sail_types import (
     Dataset,
     Device,
     Fail,
+    Fitted,
     InvalidSignature,
     ModuleSpec,
     Requirement,
@@ -26,7 +28,11 @@ from sail_types import (
     Suggestion,
     constraint_names,
 )
-from sail_types._modules import ModuleKind
+from sail_types._errors import InvalidValue
+from sail_types._modules import ModuleKind, check_name
+from sail_types._suggest import PLAIN, plain
+
+from .contained import call_within
 
 SPLIT_SEED = "split_seed"
 
@@ -71,6 +77,7 @@ class Descriptor:
     source_hash: str = ""
     doc: str = ""
     takes_split_seed: bool = False  # a problem with a keyword ``split_seed``: the engine varies its split
+    fitted: bool = False  # a model returning ``Annotated[Fitted, ...]``: fitted without gradients, no trainer
     fn: Callable[..., Any] = attrs.field(default=None, eq=False, repr=False)
 
     @property
@@ -105,14 +112,49 @@ def _source_hash(fn: Callable[..., Any]) -> str:
 
 
 def _check_constraints(who: str, spec: ModuleSpec, hyper: tuple[HyperParam, ...], fields: dict[str, Any]) -> None:
-    """Constraints mention only numeric hyperparameters and the module's signature dims."""
-    numeric = {h.name for h in hyper if all(isinstance(v, (int, float)) for v in h.grid)}
+    """Constraints mention only numeric hyperparameters and the module's signature dims, and
+    ``//``/``%`` only integer ones (Z3 has no remainder of reals)."""
+    numeric = {h.name for h in hyper if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in h.grid)}
+    integral = {h.name for h in hyper if all(isinstance(v, int) and not isinstance(v, bool) for v in h.grid)}
     dims = frozenset().union(*(t.symbols() for t in (fields.get("input"), fields.get("output")) if t is not None))
     for expr in spec.constraints:
         unknown = constraint_names(expr) - numeric - dims
         if unknown:
             raise InvalidSignature(who, f"constraint {expr!r} mentions {sorted(unknown)}, which are neither numeric "
                                    f"hyperparameters ({sorted(numeric) or 'none'}) nor signature dims ({sorted(dims) or 'none'})")
+        divided = {n.id for op in ast.walk(ast.parse(expr, mode="eval")) if isinstance(op, ast.BinOp)
+                   and isinstance(op.op, (ast.FloorDiv, ast.Mod)) for n in ast.walk(op) if isinstance(n, ast.Name)}
+        real = divided - integral - dims
+        if real:
+            raise InvalidSignature(who, f"constraint {expr!r} takes // or % of {sorted(real)}, whose grid has non-integers; "
+                                   "'//' and '%' take integer hyperparameters and dims")
+
+
+def _grid(who: str, name: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A hyperparameter's grid as plain Python values (a default is not always a ``Suggest``)."""
+    try:
+        return tuple(plain(v) for v in values)
+    except ValueError as exc:
+        raise InvalidValue(who, f"hyperparameter {name!r}: {exc}; defaults and Suggest([...]) values are {PLAIN}") from None
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and value.isprintable()
+
+
+def _check_probe(who: str, probed: Device | Runtime) -> None:
+    """What a probe returned, field by field: it is printed, planned on and stored."""
+    if isinstance(probed, Device):
+        ok = (_text(probed.platform) and bool(probed.platform) and _text(probed.description)
+              and (probed.memory_bytes is None or (type(probed.memory_bytes) is int and probed.memory_bytes > 0)))
+        example = "Device('gpu', 'NVIDIA H100', memory_bytes=80 * 2**30)"
+    else:
+        ok = (all(_text(v) and v for v in (probed.framework, probed.version, probed.precision))
+              and isinstance(probed.platforms, tuple) and all(_text(p) and p for p in probed.platforms))
+        example = "Runtime('jax', '0.4.30', 'float32', ('cpu', 'gpu'))"
+    if not ok:
+        raise InvalidValue(who, f"the probe returned {probed!r}: fields are printable strings (memory_bytes a positive "
+                           f"int or None, platforms a tuple of str), e.g. {example}")
 
 
 def _check_problem_dims(who: str, hyper: tuple[HyperParam, ...], fields: dict[str, Any]) -> None:
@@ -136,11 +178,15 @@ def _check_slots(who: str, slots: tuple[Slot, ...], fields: dict[str, Any]) -> N
                                    f"input and output do not bind ({sorted(dims) or 'none'}); use those names or integers")
 
 
-def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
+def describe(fn: Callable[..., Any], plugin: str, version: str, *, probe_limit: float | None = None) -> Descriptor:
     """Describe one SAIL module.
+
+    Args:
+        probe_limit: seconds a hardware or software probe may take (``None``: no limit).
 
     Raises:
         InvalidSignature: the annotations do not say what the module needs, with a fix.
+        PluginFailure: the probe did not return within ``probe_limit``.
     """
     spec = module_spec(fn)
     who = _qualname(fn)
@@ -157,7 +203,7 @@ def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
     # a problem's ``split_seed`` is not a hyperparameter: it is the run's split (``--repeat`` varies it)
     takes_split_seed = spec.kind == "problem" and any(p.name == SPLIT_SEED for p in keyword)
     hyper = tuple(
-        HyperParam(p.name, p.default.values if isinstance(p.default, Suggestion) else (p.default,))
+        HyperParam(p.name, _grid(who, p.name, p.default.values if isinstance(p.default, Suggestion) else (p.default,)))
         for p in keyword
         if not isinstance(p.default, Requirement) and not (takes_split_seed and p.name == SPLIT_SEED)
     )
@@ -179,26 +225,31 @@ def describe(fn: Callable[..., Any], plugin: str, version: str) -> Descriptor:
             raise InvalidSignature(who, f"a {spec.kind} takes exactly one positional input, then keyword-only hyperparameters after '*'")
         fields["input"] = _sail(hints.get(positional[0].name), f"input {positional[0].name!r}", who, 'Annotated[Input, Tensor("d")]')
         fields["output"] = _sail(ret, "the return value", who, 'Annotated[Layer, Label("k")]')
+        if spec.kind == "model" and typing.get_args(ret)[0] is Fitted:
+            if slots:
+                raise InvalidSignature(who, "a Fitted model cannot Require submodules: it is fitted as a whole")
+            fields["fitted"] = True
     elif spec.kind == "metric":
         if len(positional) != 1:
             raise InvalidSignature(who, "a metric takes one positional argument: ev: Evaluation")
         fields["input"] = SailType.from_annotation(hints.get(positional[0].name))
     elif spec.kind in ("hardware", "software"):
         try:
-            probed = fn()
+            probed = call_within(fn, probe_limit, f"the {spec.kind} probe {who}()")
         except Fail as fail:
-            fields["failure"] = fail.reason
+            fields["failure"] = str(fail.reason)
         else:
             expected = Device if spec.kind == "hardware" else Runtime
             if not isinstance(probed, expected):
                 raise InvalidSignature(who, f"a {spec.kind} module returns {expected.__name__}(...) or raises Fail(reason); got {probed!r}")
+            _check_probe(who, probed)
             fields["device" if spec.kind == "hardware" else "runtime"] = probed
     _check_constraints(who, spec, hyper, fields)
     if spec.kind == "problem":
         _check_problem_dims(who, hyper, fields)
     _check_slots(who, slots, fields)
     return Descriptor(
-        name=spec.name or fn.__name__,
+        name=check_name(spec.name or getattr(fn, "__name__", None), "module name", who),
         kind=spec.kind,
         plugin=plugin,
         version=version,

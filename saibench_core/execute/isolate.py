@@ -77,7 +77,7 @@ def _pod_entry(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], resul
 
 
 def _work(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], result: Connection) -> NoReturn:
-    from .pod import HardFail
+    from .evaluate import HardFail
 
     result.send(("worker", os.getpid()))
     message: tuple[Any, ...]

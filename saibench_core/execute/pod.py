@@ -4,9 +4,9 @@ The pod re-discovers the catalog (plugins are code, not data, so nothing is pick
 pins JAX to the run's hardware before JAX is imported, loads the problem's data
 (checked against the campaign's checksum and the problem's declared types), carves a
 validation fixture where the problem provides none, applies the converter chain (its
-output checked against the model's input type), compiles and trains the model, then
-evaluates every attached metric on the validation fixture (for choosing among grid
-points) and, once, on the test fixture.
+output checked against the model's input type), compiles and trains the model (or fits a
+``Fitted`` one: ``execute/fitted.py``), then evaluates every attached metric on the
+validation fixture (for choosing among grid points) and, once, on the test fixture.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import platformdirs
 
-from sail_types import Dataset, Evaluation, Layer, Task, Training
+from sail_types import Dataset, Layer, Task, Training
 
 from ..data import dataset_checksum
 from ..discovery import Catalog, Descriptor, load_catalog
@@ -30,6 +30,7 @@ from ..errors import SaibenchError, UsageError
 from ..planner import Fill, Run
 from ..planner.compose import build
 from .checks import check_checksum, check_converted
+from .evaluate import evaluate_run
 from .events import observe
 from .fixtures import run_fixtures
 from .probe import problem_arguments
@@ -96,26 +97,6 @@ def enable_compilation_cache(jax: Any) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-class HardFail(SaibenchError):
-    """A metric crossed its hard-fail threshold; the run fails, its metrics are kept."""
-
-    def __init__(self, reason: str, metrics: dict[str, float]) -> None:
-        super().__init__(reason)
-        self.metrics = metrics
-
-
-def hard_failures(catalog: Catalog, metrics: Mapping[str, float]) -> list[str]:
-    """Each metric whose value is worse than its declared ``hard_fail`` threshold."""
-    out = []
-    for name, value in metrics.items():
-        spec = _module(catalog, "metric", name).spec
-        if spec.hard_fail is None:
-            continue
-        if (value < spec.hard_fail) if spec.goal == "max" else (value > spec.hard_fail):
-            out.append(f"{name} = {value:.4g} is {'below' if spec.goal == 'max' else 'above'} its hard-fail threshold {spec.hard_fail:g}")
-    return out
-
-
 class Phases:
     """Wall time of each named phase of a run: ``with phases("load"): ...``."""
 
@@ -153,11 +134,6 @@ def _task(problem: Descriptor) -> Task:
     return task
 
 
-def _evaluation(catalog: Catalog, metrics: Sequence[str], **fields: Any) -> dict[str, float]:
-    evaluation = Evaluation(**fields)
-    return {name: float(_module(catalog, "metric", name).fn(evaluation)) for name in metrics}
-
-
 def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None = None) -> dict[str, Any]:
     """Execute one run in this process and return its metrics and facts; with
     ``save_weights``, the trained parameters are written there (``.npz``).
@@ -187,7 +163,7 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
     enable_compilation_cache(jax)
     import numpy as np
 
-    from ..compile import compile_model, fit, latencies, predict, predictions, weights
+    from ..compile import compile_model, fit, latencies, predict, weights
     from ..compile.finite import check_predictions
 
     phases = Phases()
@@ -197,7 +173,6 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         raise UsageError(f"hardware {run.hardware!r} asked for {hardware.device.platform} but JAX runs on {device.platform}")
     problem = _module(catalog, "problem", run.problem)
     model = _module(catalog, "model", run.model)
-    trainer = _module(catalog, "trainer", run.trainer)
     task = _task(problem)
     hyper: Mapping[str, Mapping[str, Any]] = run.hyper
 
@@ -215,9 +190,15 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
             check_converted(source, run.model, model.input, split, x, run.dims)
         x_train, x_val, x_test = (np.asarray(per_element(catalog, run.fills, x), dtype=np.float32) for x in xs)
     y_train, y_val, y_test = (np.asarray(f.y) for f in (train, validation, test))
+    if model.fitted:  # fitted without gradients, by the ``fit`` pseudo-trainer: no training loop
+        from .fitted import execute_fitted
+
+        return execute_fitted(catalog, run, model, task, ((x_train, y_train), (x_val, y_val), (x_test, y_test)), phases, device,
+                              {"validation_carved": carved, "device": str(device), "dataset_checksum": checksum,
+                               "declared_checksum": data.checksum, "chain_used": list(chain_used)})
     with phases("build"):
         layer: Layer = build(catalog, model, run.dims, hyper.get("model", {}), run.fills)
-        training: Training = trainer.fn(**hyper.get("trainer", {}))
+        training: Training = _module(catalog, "trainer", run.trainer).fn(**hyper.get("trainer", {}))
         runtime = _module(catalog, "software", run.software).runtime
         compiled = compile_model(layer, run.dims, runtime.precision if runtime else "float32")
     with phases("fit"):  # compile + train, each also timed inside fit
@@ -235,21 +216,14 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         latency = latencies(compiled, trained.params, x_test)
     with phases("observe"):
         events = tuple(observe(trained, compiled, task, x_val, y_val, inference, latency, device))
-    assert task.prediction is not None
     shared = {"train_seconds": trained.train_seconds, "compile_seconds": trained.compile_seconds,
               "inference_seconds": float(np.median(inference)), "n_train": len(x_train), "n_validation": len(x_val),
               "n_test": len(x_test), "epochs": training.epochs, "events": events}
     with phases("metrics"):
-        metrics = _evaluation(catalog, run.metrics, y_true=y_test, y_pred=predictions(scores, task.prediction, y_test.shape),
-                              scores=scores, fixture="test", **shared)
-        validation_metrics = _evaluation(catalog, run.metrics, y_true=y_val, scores=val_scores, fixture="validation",
-                                         y_pred=predictions(val_scores, task.prediction, y_val.shape), **shared)
-    if failed := hard_failures(catalog, metrics):
-        raise HardFail("; ".join(failed), metrics)
+        evaluated = evaluate_run(catalog, run.metrics, task, {"validation": (y_val, val_scores), "test": (y_test, scores)}, shared)
     saved = str(weights.save(trained.params, Path(save_weights))) if save_weights else None
     return {
-        "metrics": metrics,
-        "validation_metrics": validation_metrics,
+        **evaluated,
         "n_train": len(x_train), "n_validation": len(x_val), "n_test": len(x_test),
         "validation_carved": carved,
         "compile_cache": trained.compile_cache,

@@ -104,13 +104,15 @@ def explain_pair(planner: Planner, problem: Descriptor, model: Descriptor) -> li
 
 
 def _trainer_stage(planner: Planner, problem: Descriptor, model: Descriptor) -> tuple[list[Descriptor], list[Reason]]:
+    """The trainers the pairing can take: the installed ones, and for a ``Fitted`` model the
+    ``fit`` pseudo-trainer too (then each installed one says why it cannot fit it)."""
     survivors, reasons = [], []
-    trainers = planner.catalog.of("trainer")
+    trainers = planner.catalog.of("trainer") + ([rules.FIT] if model.fitted else [])
     if not trainers:
         reasons.append(Reason("trainer", (label(problem),), "no trainer is installed"))
     for t in trainers:
-        why = rules.trainer_task(problem, t) + rules.relation(problem, t) + rules.relation(model, t)
-        if not planner.grid(t):
+        why = rules.fitting(model, t) + rules.trainer_task(problem, t) + rules.relation(problem, t) + rules.relation(model, t)
+        if t is not rules.FIT and not planner.grid(t):
             why.append(Reason("constraint", (label(t),), f"every grid point of trainer {t.name} violates {' or '.join(t.spec.constraints)}"))
         if why:
             reasons += why
@@ -184,7 +186,7 @@ def _why_unused(planner: Planner, desc: Descriptor) -> list[Reason]:
     problems = planner.catalog.of("problem")
     if desc.kind == "trainer":
         reasons = [r for p in problems for r in rules.trainer_task(p, desc) + rules.relation(p, desc)]
-        reasons += [r for m in planner.catalog.of("model") for r in rules.relation(m, desc)]
+        reasons += [r for m in planner.catalog.of("model") for r in rules.relation(m, desc) + rules.fitting(m, desc)]
         return _dedupe(reasons) or [Reason("trainer", (label(desc),), "its rules hold, but no feasible problem × model pairing "
                                            "leaves a platform it can run with")]
     partners = planner.catalog.of("hardware" if desc.kind == "software" else "software")

@@ -138,7 +138,8 @@ class Planner:
         self.max_chain = max_chain
         self.contained = contained
         self.matcher = Matcher(catalog.of("converter"), max_chain)
-        self.composer = Composer(catalog.of("model") if fillers is None else list(fillers), self.matcher, depth)
+        # a Fitted model is no layer: it fills no slot
+        self.composer = Composer([m for m in (catalog.of("model") if fillers is None else fillers) if not m.fitted], self.matcher, depth)
         self._grids: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self._built: dict[tuple[Any, ...], Built] = {}
         self._conflicts: dict[tuple[str, str, str, str], bool] = {}
@@ -255,14 +256,16 @@ class Planner:
         for model in self.catalog.of("model"):
             groups.setdefault((model.spec.task, model.input, model.output), []).append(model)
         sized = any(hw.device.memory_bytes is not None for _, hw in platforms)  # type: ignore[union-attr]
-        trainers = self.catalog.of("trainer")
-        trainer_points = {t.name: self.grid(t) for t in trainers}
+        # Fitted models take the ``fit`` pseudo-trainer, the others the installed trainers (``rules.fitting``)
+        trainers = [t for t in self.catalog.of("trainer") if t.name != rules.FIT.name] + [rules.FIT]
+        trainer_points: dict[str, list[dict[str, Any]]] = {t.name: [{}] if t is rules.FIT else self.grid(t) for t in trainers}
         related_trainers = {t.name for t in trainers if has_relations(t)}
         related_platforms = {d.name for pl in platforms for d in pl if has_relations(d)}
         for problem in self.catalog.of("problem"):
             assert problem.spec.task is not None
-            fit_trainers = self._related(problem, [t for t in trainers if not rules.trainer_task(problem, t) and trainer_points[t.name]],
-                                         related_trainers)
+            p_trainers = self._related(problem, [t for t in trainers if not rules.trainer_task(problem, t) and trainer_points[t.name]],
+                                       related_trainers)
+            by_fitting = ([t for t in p_trainers if t is not rules.FIT], [t for t in p_trainers if t is rules.FIT])
             p_platforms = self._related(problem, platforms, related_platforms)
             by_signature: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
             for hp in self.grid(problem):
@@ -280,7 +283,7 @@ class Planner:
                         compositions = self.composer.compositions(model, found.dims) if model.slots else [()]
                         if isinstance(compositions, str):
                             continue
-                        m_trainers = self._related(model, fit_trainers, related_trainers)
+                        m_trainers = self._related(model, by_fitting[model.fitted], related_trainers)
                         m_platforms = self._related(model, p_platforms, related_platforms)
                         if model.fn is not None:
                             self.build_points(model, found.dims, self.grid(model, found.dims), compositions)

@@ -10,6 +10,7 @@ signature and grid point), and ``left_out`` and ``explain`` collect the same rea
 |---|---|
 | ``task`` | problem, model (the problem's task refines the model's) |
 | ``trainer_task`` | problem, trainer |
+| ``fitting`` | model, trainer (a ``Fitted`` model takes the ``fit`` pseudo-trainer, others a trainer) |
 | ``relation`` | any two roles (``only_with`` / ``never_with``, either side) |
 | ``types`` | problem at its grid point, model (converter chain, dims by Z3) |
 | ``slots`` | model, its dims (submodules filled from installed models) |
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import z3
 
-from sail_types import SailType, constraint_names
+from sail_types import ModuleSpec, SailType, constraint_names
 
 from ..discovery import Descriptor
 from .dims import mismatch, to_z3
@@ -79,6 +80,27 @@ def trainer_task(problem: Descriptor, trainer: Descriptor) -> list[Reason]:
         return []
     return [Reason("trainer", (label(problem), label(trainer)),
                    f"trainer {trainer.name} handles {', '.join(map(str, trainer.spec.tasks))}, not {problem.task}")]
+
+
+FIT = Descriptor("fit", "trainer", "saibench", "0", ModuleSpec("trainer", name="fit"),
+                 doc="The trainer role of a model fitted without gradients: its own fit, no epochs, no learning rate.")
+"""The pseudo-trainer of every ``Fitted`` model (``Run.trainer == "fit"``, no hyperparameters);
+no installed trainer may take its name."""
+
+
+def fitting(model: Descriptor, trainer: Descriptor) -> list[Reason]:
+    """A ``Fitted`` model takes the ``fit`` pseudo-trainer and nothing else; every other model
+    takes an installed trainer, which may not be called ``fit``."""
+    if trainer.name == FIT.name and trainer is not FIT:
+        return [Reason("trainer", (label(trainer),), f"trainer {trainer.name} takes the reserved name of the pseudo-trainer "
+                       f"of models fitted without gradients; rename it, e.g. @trainer(name='{trainer.name}_opt')")]
+    if model.fitted and trainer is not FIT:
+        return [Reason("trainer", (label(model), label(trainer)), f"model {model.name} is fitted without gradients "
+                       f"(it returns Fitted) and takes no trainer; trainer {trainer.name} trains by gradient descent")]
+    if not model.fitted and trainer is FIT:
+        return [Reason("trainer", (label(model), label(trainer)),
+                       f"model {model.name} is trained by a trainer; only models returning Fitted are fitted by {FIT.name}")]
+    return []
 
 
 def relation(a: Descriptor, b: Descriptor) -> list[Reason]:

@@ -13,13 +13,16 @@ from sail_types._modules import ModuleKind
 
 from ..discovery import Catalog
 from ..errors import UsageError
+from .rules import FIT
 
 T = TypeVar("T")
 
 
 def select(catalog: Catalog, patterns: Mapping[ModuleKind, Sequence[str]], fields: Sequence[str] = ()) -> Catalog:
     """Keep, for each kind with patterns, only the modules whose name matches one of them,
-    and with ``fields``, only the problems whose field matches one of those.
+    and with ``fields``, only the problems whose field matches one of those. Trainer patterns
+    also match ``fit``, the pseudo-trainer of ``Fitted`` models: models fitted without
+    gradients are kept only when one does.
 
     Raises:
         UsageError: a pattern matches no installed module of its kind; the message lists
@@ -29,7 +32,7 @@ def select(catalog: Catalog, patterns: Mapping[ModuleKind, Sequence[str]], field
     for kind, globs in patterns.items():
         if not globs:
             continue
-        names = [m.name for m in catalog.of(kind)]
+        names = [m.name for m in catalog.of(kind)] + ([FIT.name] if kind == "trainer" else [])
         for pattern in globs:
             if not fnmatch.filter(names, pattern):
                 raise UsageError(
@@ -37,6 +40,8 @@ def select(catalog: Catalog, patterns: Mapping[ModuleKind, Sequence[str]], field
                     f"(see `saibench plugins`)"
                 )
         keep = [m for m in keep if m.kind != kind or any(fnmatch.fnmatchcase(m.name, g) for g in globs)]
+        if kind == "trainer" and not any(fnmatch.fnmatchcase(FIT.name, g) for g in globs):
+            keep = [m for m in keep if not m.fitted]
     if fields:
         known = sorted({p.spec.field for p in catalog.of("problem")})
         for pattern in fields:

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from ..planner import Run
 from ..planner.compose import walk
+from ..planner.rules import FIT
 from .leaderboard import Entry, Leaderboard
 from .tuned import SELECTED_ON
 
@@ -45,10 +46,21 @@ def cell(median: float, low: float, high: float) -> str:
 
 def hyper_items(run: Run) -> list[str]:
     """Every hyperparameter of a run as ``name=value``: the problem's, the model's, each
-    filled slot's (``slot.name=value``), the trainer's."""
+    filled slot's (``slot.name=value``), the trainer's (none for ``fit``, the pseudo-trainer
+    of methods fitted without gradients: no epochs, no learning rate)."""
     items = [f"{k}={v}" for role in ("problem", "model") for k, v in run.hyper.get(role, {}).items()]
     items += [f"{f.slot}.{k}={v}" for f in walk(run.fills) for k, v in f.hyper.items()]
-    return items + [f"{k}={v}" for k, v in run.hyper.get("trainer", {}).items()]
+    return items + ([] if run.trainer == FIT.name else [f"{k}={v}" for k, v in run.hyper.get("trainer", {}).items()])
+
+
+def fitted_notes(entries: Sequence[Entry]) -> list[str]:
+    """``fit: knn: 1-nearest neighbours (Euclidean)``: how each fitted row was fitted, as
+    its runs recorded it (``Fitted.how``), once per distinct text."""
+    notes = []
+    for e in entries:
+        texts = {r.details.get("fitted") for r in e.records}
+        notes += [f"{FIT.name}: {e.run.model_label}: {how}" for how in sorted(t for t in texts if isinstance(t, str))]
+    return list(dict.fromkeys(notes))
 
 
 def _is_metric(score: float, value: float) -> bool:
@@ -96,6 +108,7 @@ def _caption(board: Leaderboard, entries: Sequence[Entry], shared: list[str]) ->
         lines.append(SELECTED_ON)
     if shared:
         lines.append("every row: " + " ".join(shared))
+    lines += fitted_notes(entries)
     if any(e.flagged for e in entries):
         lines.append(f"{FLAG} ranked on its ok repetitions only; the failed ones and their reasons are in --json")
     if any(e.place is None for e in entries):

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..planner import Run
+from ..planner.compose import walk
 from .store import Record
 
 FORMATS = ("csv", "json", "parquet")
@@ -57,16 +59,35 @@ def decode(value: Any) -> Any:
     return float(value) if value in ("Infinity", "-Infinity") else value
 
 
-def rows(records: Iterable[Record]) -> list[dict[str, Any]]:
-    """The records as flat rows with the same columns (missing metrics are ``None``)."""
+def hyper_columns(run: Run) -> dict[str, Any]:
+    """A run's hyperparameters one column each: ``hyper.<role>.<name>``, and a filled
+    slot's as ``hyper.model.<slot>.<name>``.
+
+    >>> hyper = {"model": {"width": 8}, "trainer": {"epochs": 40}}
+    >>> hyper_columns(Run("wine", "linear", "adam", "jax-float32", "cpu", (), 0.0, {}, hyper, (), ()))
+    {'hyper.model.width': 8, 'hyper.trainer.epochs': 40}
+    """
+    columns = {f"hyper.{role}.{k}": v for role, values in run.hyper.items() for k, v in values.items()}
+    return columns | {f"hyper.model.{f.slot}.{k}": v for f in walk(run.fills) for k, v in f.hyper.items()}
+
+
+def rows(records: Iterable[Record], *, flat_hyper: bool = False) -> list[dict[str, Any]]:
+    """The records as flat rows with the same columns (missing metrics are ``None``).
+
+    Args:
+        records: stored runs.
+        flat_hyper: hyperparameters one column each (``hyper_columns``) instead of one
+            column of JSON text (what a DataFrame wants; files keep a fixed set of columns).
+    """
     flat = []
     for rec in records:
         run = rec.run
+        hyper = hyper_columns(run) if flat_hyper else {
+            "hyperparameters": json.dumps({k: dict(v) for k, v in run.hyper.items()}, sort_keys=True)}
         flat.append({
             "key": rec.key, "problem": run.problem, "model": run.model_label, "trainer": run.trainer,
             "software": run.software, "hardware": run.hardware, "seed": run.seed, "split": run.split,
-            "chain": "→".join(run.chain),
-            "hyperparameters": json.dumps({k: dict(v) for k, v in run.hyper.items()}, sort_keys=True),
+            "chain": "→".join(run.chain), **hyper,
             "status": rec.status, "reason": rec.reason, "wall_seconds": rec.wall_seconds,
             "peak_rss_mb": rec.details.get("monitor", {}).get("peak_rss_mb"),
             **{f"metric.{name}": value for name, value in rec.metrics.items()},

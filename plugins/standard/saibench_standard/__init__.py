@@ -5,6 +5,7 @@ from typing import Any
 
 from sail_types import hookimpl
 
+from .classical import knn, logistic_regression, ridge
 from .metrics import (
     accuracy,
     compile_time,
@@ -31,7 +32,7 @@ from .trainers import adam, adamw_cosine
 def saibench_modules() -> Sequence[Callable[..., Any]]:
     """The standard modules."""
     return [
-        mlp, linear, mlp_regressor, adam, adamw_cosine,
+        mlp, linear, mlp_regressor, ridge, knn, logistic_regression, adam, adamw_cosine,
         accuracy, macro_f1, mae, rmse, p99_error, train_time, compile_time, inference_throughput,
         time_to_95_accuracy, latency_p50, latency_p99, peak_host_memory, peak_device_memory, sanity_accuracy,
         by_accuracy, accuracy_per_time, by_mae,
