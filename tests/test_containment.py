@@ -58,7 +58,9 @@ def test_killpg_zero_ends_only_the_run_and_a_run_beside_it_goes_on() -> None:
     with ThreadPoolExecutor(2) as pool:
         hostile = pool.submit(isolated, pod_faults.killpg_self, ("",), timeout=60)
         healthy = pool.submit(isolated, pod_faults.nap, (1.0,), timeout=60)
-        assert hostile.result().reason == "crashed with signal SIGTERM"
+        # SIGTERM reaches the run's whole group, its keeper too, whose cleanup may SIGKILL the
+        # worker before it handles its own SIGTERM: either way the run alone ended
+        assert hostile.result().reason in ("crashed with signal SIGTERM", "crashed with signal SIGKILL")
         assert healthy.result().status == "ok"  # and this test's process, the runner, is alive
 
 
@@ -120,12 +122,14 @@ def test_a_run_keeps_its_timeout_when_the_runner_stalls() -> None:
         runner.wait()
 
 
+# the runner's peak from VmHWM, not ru_maxrss: a child started by vfork+exec (subprocess)
+# inherits its parent's high-water mark in ru_maxrss, so under pytest it reads pytest's size
 FLOOD = """
-import resource
 from saibench_core.execute.isolate import isolated
 from tests import pod_faults
 outcome = isolated(pod_faults.flood, (200,), timeout=120)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+status = open("/proc/self/status").read()
+print(int(status.split("VmHWM:")[1].split()[0]) // 1024)
 print(len(outcome.details["log_tail"]), outcome.details["log_bytes"], len(outcome.reason))
 print(outcome.details["log_tail"])
 """

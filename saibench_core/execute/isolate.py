@@ -275,7 +275,9 @@ class _Pod:
         self.keeper_status = limits.reap(killed | {self.keeper.pid}).get(self.keeper.pid)  # adopted ones
         if self.cgroup is not None:
             self.cgroup.remove()
-        return len(killed - {self.keeper.pid, self.worker}) + int(self.keeper_report.get("killed", 0))
+        # one count: a process the keeper killed may still be a zombie the runner kills again
+        killed |= set(self.keeper_report.get("killed", ()))
+        return len(killed - {self.keeper.pid, self.worker})
 
     def close(self) -> None:
         self._read_log()

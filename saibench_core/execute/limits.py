@@ -275,7 +275,7 @@ def _report_and_exit(result: Connection, worker: int, status: int | None, ended:
     if status is None:
         status = _wait_killed(worker)
     try:
-        result.send(("keeper", {"killed": len(killed), "ended": ended}))
+        result.send(("keeper", {"killed": sorted(killed), "ended": ended}))
     except OSError:
         pass
     _exit_as(status)
