@@ -28,7 +28,7 @@ from .cli_validate import FiniteFloat
 from .discovery import BLOCK_ENV, Catalog, load_catalog
 from .errors import InvalidInput, SaibenchError
 from .planner import ROLES, LeftOut, Run
-from .rank import Leaderboard, hyper_items, number, tables
+from .rank import REFERENCES, Leaderboard, hyper_items, number, tables
 from .rank.table import fit as fit_widths
 from .results import SEED_MAX, Outcome
 from .results.export import FORMATS, json_safe
@@ -369,7 +369,8 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Results database (default: user data dir).")
 @click.option("--ranking", "ranking_globs", multiple=True, metavar="GLOB", help="Only these rankings.")
 @click.option("--json", "as_json", is_flag=True,
-              help='Print {ranking: [entries, best first]} as JSON (not measured: null; never reached: "Infinity").')
+              help='Print {ranking: [entries, best first]} as JSON (not measured: null; never reached: "Infinity"), '
+                   'and the problems\' reference baselines under "reference-baselines": {ranking: [rows]}.')
 @click.option("--tuned", is_flag=True, help="Per configuration, only the grid point with the best median validation score.")
 def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool, tuned: bool) -> None:
     """Print one leaderboard per ranking from the stored results.
@@ -383,7 +384,10 @@ def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool, tuned: bo
         for board in boards:
             for note in board.notes:
                 err.print(f"saibench: ranking {board.ranking.name}: {note}", soft_wrap=True)
-        click.echo(json.dumps(json_safe({b.ranking.name: [e.to_json() for e in b.entries] for b in boards}), indent=2, allow_nan=False))
+        shown: dict[str, Any] = {b.ranking.name: [e.to_json() for e in b.entries] for b in boards}
+        # not a module name (no "-" in one), so it never shadows a ranking
+        shown[REFERENCES] = {b.ranking.name: [e.to_json() for e in b.references] for b in boards if b.references}
+        click.echo(json.dumps(json_safe(shown), indent=2, allow_nan=False))
     else:
         _print_boards(boards)
 

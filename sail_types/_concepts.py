@@ -142,13 +142,49 @@ class Dataset(Generic[X, Y]):
     validation: Validation[X, Y] | None = attrs.field(default=None, kw_only=True)
 
 
+def _check_patience(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InvalidSignature(f"Training(patience={value!r})", "patience is a whole number of epochs ≥ 1, or None "
+                               "(no early stopping): Training(optax.adam(1e-3), epochs=100, batch_size=64, patience=10)")
+
+
+def _check_training_loss(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not callable(value):
+        raise InvalidSignature(f"Training(loss={value!r})", "a trainer's loss is a callable loss(outputs, targets) -> "
+                               "per-sample losses written with jax.numpy, or None (the task's own loss)")
+
+
 @attrs.frozen
 class Training:
-    """What a trainer returns: an optax optimizer and the loop's settings."""
+    """What a trainer returns: an optax optimizer and the loop's settings.
 
-    optimizer: optax.GradientTransformation
+    ``optimizer`` is an optax ``GradientTransformation``, or a factory
+    ``optimizer(steps) -> GradientTransformation`` called with the run's real number of
+    updates (``epochs × (n_train // batch_size)``, known only after the validation carve), so
+    that a schedule ends exactly at the last update::
+
+        Training(lambda steps: optax.adamw(optax.warmup_cosine_decay_schedule(
+            0.0, 3e-3, steps // 20, steps)), epochs=60, batch_size=64)
+
+    ``patience``: stop when the validation loss has not improved for that many epochs, and
+    evaluate the parameters of the best epoch (``None``: no early stopping; the schedule is
+    still sized for all ``epochs``). ``loss``: the trainer's own ``loss(outputs, targets) ->
+    per-sample losses`` (jax.numpy), trained on instead of the task's; predictions still
+    follow the task.
+    """
+
+    optimizer: optax.GradientTransformation | Callable[[int], optax.GradientTransformation]
     epochs: int
     batch_size: int
+    patience: int | None = attrs.field(default=None, kw_only=True, validator=_check_patience)
+    loss: Callable[[Any, Any], Any] | None = attrs.field(default=None, kw_only=True, validator=_check_training_loss)
+
+    def optimizer_for(self, steps: int) -> optax.GradientTransformation:
+        """The optimizer for a run of ``steps`` updates (a factory is called with them;
+        optax's transformations are NamedTuples, never callable)."""
+        if callable(self.optimizer):
+            return self.optimizer(steps)
+        return self.optimizer
 
 
 @attrs.frozen
@@ -216,6 +252,14 @@ class Evaluation:
             ``memory`` (``peak_host_bytes``, ``device_bytes`` or ``None`` where the device
             does not say).
         fixture: which fixture ``y_true`` comes from: ``"test"`` or ``"validation"``.
+        y_train: the training fixture's targets, as trained on, in time order where the
+            data are ordered (climatology, the naive forecast's error for MASE).
+        reference: the name of the task's trivial reference baseline (``"majority
+            class"``, ``"training mean"``, ``"persistence"``; see
+            ``saibench_core.execute.reference``), ``""`` where there is none.
+        reference_pred, reference_scores: the reference's predictions and raw outputs
+            on this fixture, in the form of ``y_pred`` and ``scores`` (skill scores).
+        units: the targets' unit, as the problem declares it (``@problem(unit="K")``).
     """
 
     y_true: NDArray[Any]
@@ -230,3 +274,8 @@ class Evaluation:
     events: tuple[dict[str, Any], ...] = ()
     n_validation: int = 0
     fixture: str = "test"
+    y_train: NDArray[Any] | None = None
+    reference: str = ""
+    reference_pred: NDArray[Any] | None = None
+    reference_scores: NDArray[Any] | None = None
+    units: str = ""

@@ -151,7 +151,7 @@ def _mark(spec: ModuleSpec) -> Callable[[F], F]:
 
 def problem(
     *, task: Task, field: str = "general", kind: Literal["cases", "class", "setting"] = "cases",
-    name: str | None = None, only_with: Iterable[str] = (), never_with: Iterable[str] = (),
+    name: str | None = None, only_with: Iterable[str] = (), never_with: Iterable[str] = (), unit: str = "",
 ) -> Callable[[F], F]:
     """Declare a problem: a function returning ``Dataset[X, Y]`` (paper §3: defined by
     *cases* - a dataset, by *class* - generated instances, or by *setting* - a simulator).
@@ -162,9 +162,10 @@ def problem(
         kind: ``"cases"``, ``"class"`` or ``"setting"``.
         name: the module name; defaults to the function's name.
         only_with, never_with: relations, see ``model``.
+        unit: the targets' unit (``"eV"``), handed to metrics as ``Evaluation.units``.
     """
     return _mark(ModuleSpec("problem", name, task=task, field=field, problem_kind=kind,
-                            only_with=only_with, never_with=never_with))
+                            only_with=only_with, never_with=never_with, unit=unit))
 
 
 def model(

@@ -5,6 +5,12 @@ The loss is the task's own (``Task.loss``: a name or a callable), never looked u
 task's name. Compilation is timed apart (ahead-of-time ``lower().compile()``, with the
 persistent cache's hit or miss); the training clock is described in ``clocks``. A loss,
 parameters or predictions that go non-finite fail the run (``finite.NonFinite``).
+
+A trainer's optimizer may be a factory sized from the run's real number of updates
+(``Training.optimizer_for``), its loss may replace the task's (``Training.loss``), and with
+``Training.patience`` the same one program also evaluates the validation loss after every
+epoch, keeps the best epoch's parameters in the scan state and, once patience runs out,
+skips the remaining epochs' work under a ``lax.cond`` (``StopState``).
 """
 
 from __future__ import annotations
@@ -21,9 +27,9 @@ from numpy.typing import NDArray
 
 from sail_types import Task, Training
 
-from ..errors import InvalidSignature
+from ..errors import InvalidSignature, UsageError
 from .clocks import cache_state, compile_cache_state, timed_execution
-from .finite import check_losses, check_parameters
+from .finite import NonFinite, check_losses, check_parameters
 from .nn import CompiledModel, Params
 
 # a task, or its loss alone: a name or a callable ``loss(outputs, targets) -> per-sample losses``
@@ -38,6 +44,18 @@ class TrainState(NamedTuple):
     opt_state: optax.OptState
 
 
+class StopState(NamedTuple):
+    """Early stopping, carried through the epoch scan beside ``TrainState``: the best
+    validation loss so far, its epoch (1-based) and parameters, epochs since it, and
+    whether patience has run out."""
+
+    best_params: Params
+    best_loss: jax.Array
+    best_epoch: jax.Array
+    since_best: jax.Array
+    stopped: jax.Array
+
+
 class Trained(NamedTuple):
     """The outcome of training: final parameters, per-epoch mean loss and the clocks
     (see ``sail_types.Evaluation`` for what each covers)."""
@@ -50,6 +68,17 @@ class Trained(NamedTuple):
     first_execution_seconds: float = float("nan")
     train_clock: str = ""  # "steady state" or "first execution"
     compile_cache: str = "off"  # "hit", "miss" or "off"
+    steps: int = 0  # optimizer updates the schedule was sized for (all epochs)
+    # early stopping (``Training.patience``): the epoch whose parameters are ``params``, whether
+    # training stopped before its last epoch, and the validation loss after each epoch run
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    validation_losses: NDArray[np.float32] | None = None
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs actually trained (fewer than ``Training.epochs`` when stopped early)."""
+        return len(self.epoch_losses)
 
 
 def semantics(task: TaskOrLoss) -> tuple[str | Callable[..., Any], str]:
@@ -76,14 +105,17 @@ def as_targets(outputs: jax.Array, targets: jax.Array) -> jax.Array:
     return outputs.reshape(targets.shape) if outputs.size == targets.size else outputs
 
 
-def loss_function(model: CompiledModel, task: TaskOrLoss) -> Callable[..., jax.Array]:
+def loss_function(model: CompiledModel, task: TaskOrLoss, loss_override: Callable[..., Any] | None = None) -> Callable[..., jax.Array]:
     """The task's training loss, the mean over the batch of its per-sample losses:
     ``cross_entropy`` (softmax cross-entropy of the model's logits against class indices),
     ``squared_error``, ``absolute_error``, or the task's own callable. For ``identity``
     tasks the outputs are first shaped as the targets (``as_targets``). The returned
     ``mean_loss(params, x, y, key=None)`` passes ``key`` to the model: a key while training
-    (dropout active), ``None`` when evaluating."""
+    (dropout active), ``None`` when evaluating. ``loss_override`` (a trainer's
+    ``Training.loss``) replaces the task's loss; the prediction stays the task's."""
     loss, prediction = semantics(task)
+    if loss_override is not None:
+        loss = loss_override
 
     def mean_loss(params: Params, x: jax.Array, y: jax.Array, key: jax.Array | None = None) -> jax.Array:
         outputs = model.apply(params, x, key=key)
@@ -102,13 +134,24 @@ def loss_function(model: CompiledModel, task: TaskOrLoss) -> Callable[..., jax.A
     return mean_loss
 
 
+def optimizer_of(training: Training, n: int) -> tuple[optax.GradientTransformation, int]:
+    """``(optimizer, steps)`` for training on ``n`` samples: ``steps`` is the number of
+    updates of all epochs, ``epochs × (n // batch)``, and a factory optimizer is sized by it."""
+    steps = training.epochs * (n // min(training.batch_size, n))
+    return training.optimizer_for(steps), steps
+
+
 def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n: int, snapshots: bool = False) -> Callable[..., Any]:
     """A pure ``train(state, key, x, y) -> (state, epoch_losses)`` for ``n`` samples; with
-    ``snapshots``, ``(state, (epoch_losses, params after each epoch))``."""
+    ``snapshots``, ``(state, (epoch_losses, params after each epoch))``.
+
+    With ``training.patience``: ``train(state, key, x, y, x_val, y_val) -> ((state, stop),
+    (epoch_losses, validation_losses[, snapshots]))``, ``stop`` a ``StopState``; epochs after
+    the stop run neither updates nor evaluation (their losses are NaN)."""
     batch = min(training.batch_size, n)
     steps = n // batch
-    loss_fn = loss_function(model, task)
-    optimizer = training.optimizer
+    loss_fn = loss_function(model, task, training.loss)
+    optimizer, _ = optimizer_of(training, n)
 
     def step(state: TrainState, batch_xyk: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[TrainState, jax.Array]:
         value, grads = jax.value_and_grad(loss_fn)(state.params, *batch_xyk)
@@ -125,19 +168,53 @@ def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n:
 
         return jax.lax.scan(epoch, state, jax.random.split(key, training.epochs))
 
-    return train
+    if training.patience is None:
+        return train
+    patience = training.patience
+
+    def train_stopping(state: TrainState, key: jax.Array, x: jax.Array, y: jax.Array, xv: jax.Array,
+                       yv: jax.Array) -> tuple[tuple[TrainState, StopState], Any]:
+        def run(carry: tuple[TrainState, StopState], key: jax.Array, number: jax.Array) -> tuple[tuple[TrainState, StopState], Any]:
+            state, stop = carry
+            order = jax.random.permutation(key, n)[: steps * batch].reshape(steps, batch)
+            state, losses = jax.lax.scan(step, state, (x[order], y[order], jax.random.split(jax.random.fold_in(key, 1), steps)))
+            validation = loss_fn(state.params, xv, yv).astype(jnp.float32)
+            improved = validation < stop.best_loss  # a NaN never improves
+            since = jnp.where(improved, 0, stop.since_best + 1)
+            stop = StopState(jax.tree.map(lambda new, old: jnp.where(improved, new, old), state.params, stop.best_params),
+                             jnp.where(improved, validation, stop.best_loss), jnp.where(improved, number, stop.best_epoch),
+                             since, since >= patience)
+            return (state, stop), (losses.mean().astype(jnp.float32), validation)
+
+        def skip(carry: tuple[TrainState, StopState], key: jax.Array, number: jax.Array) -> tuple[tuple[TrainState, StopState], Any]:
+            return carry, (jnp.float32(jnp.nan), jnp.float32(jnp.nan))
+
+        def epoch(carry: tuple[TrainState, StopState], key_number: tuple[jax.Array, jax.Array]) -> tuple[tuple[TrainState, StopState], Any]:
+            carry, (loss, validation) = jax.lax.cond(carry[1].stopped, skip, run, carry, *key_number)
+            return carry, ((loss, validation, carry[0].params) if snapshots else (loss, validation))
+
+        stop = StopState(state.params, jnp.float32(jnp.inf), jnp.int32(0), jnp.int32(0), jnp.bool_(False))
+        numbers = jnp.arange(1, training.epochs + 1, dtype=jnp.int32)
+        return jax.lax.scan(epoch, (state, stop), (jax.random.split(key, training.epochs), numbers))
+
+    return train_stopping
 
 
 def fit(model: CompiledModel, training: Training, task: TaskOrLoss, x: NDArray[Any], y: NDArray[Any], *, key: jax.Array,
-        initial: Callable[[Params], Params] | None = None, snapshots: bool = False) -> Trained:
+        initial: Callable[[Params], Params] | None = None, snapshots: bool = False,
+        validation: tuple[NDArray[Any], NDArray[Any]] | None = None) -> Trained:
     """Initialise and train ``model`` on ``(x, y)`` with ``task``'s loss; timings exclude
     compilation (``clocks.timed_execution`` says what the training clock covers).
 
     ``initial`` maps the fresh parameters to the starting ones (e.g. loads saved weights).
     ``snapshots`` keeps the parameters after every epoch (scan outputs, so the training
     clock only pays for writing them), for metrics that follow training epoch by epoch.
+    ``validation`` (the validation fixture) is read only by early stopping
+    (``training.patience``): the returned ``params`` are then the best epoch's, and
+    ``epoch_losses`` and ``snapshots`` cover the epochs run.
 
     Raises:
+        UsageError: ``training.patience`` without a ``validation`` fixture.
         NonFinite: the training loss of some epoch, or a final parameter, is NaN or
             infinite; the message names the first such epoch or the parameters.
     """
@@ -145,18 +222,38 @@ def fit(model: CompiledModel, training: Training, task: TaskOrLoss, x: NDArray[A
     params, _ = model.init(init_key, tuple(x.shape[1:]))
     if initial is not None:
         params = initial(params)
-    state = TrainState(params, training.optimizer.init(params))
-    xd, yd = jax.device_put(x), jax.device_put(y)
+    optimizer, steps = optimizer_of(training, len(x))
+    state = TrainState(params, optimizer.init(params))
+    args: tuple[Any, ...] = (state, train_key, jax.device_put(x), jax.device_put(y))
+    if training.patience is not None:
+        if validation is None:
+            raise UsageError("Training(patience=...) stops on the validation loss, but fit() was given no validation fixture; "
+                             "pass fit(..., validation=(x_val, y_val))")
+        args += (jax.device_put(validation[0]), jax.device_put(validation[1]))
     with compile_cache_state() as cache_events:
         start = time.perf_counter()
-        program = jax.jit(make_train_fn(model, training, task, len(x), snapshots)).lower(state, train_key, xd, yd).compile()
+        program = jax.jit(make_train_fn(model, training, task, len(x), snapshots)).lower(*args).compile()
         compile_seconds = time.perf_counter() - start
-    (state, out), train_seconds, first_seconds, clock = timed_execution(program, state, train_key, xd, yd)
-    losses, stacked = out if snapshots else (out, None)
-    check_losses(losses)
-    check_parameters(state.params)
-    return Trained(state.params, np.asarray(losses), compile_seconds, train_seconds, stacked,
-                   first_seconds, clock, cache_state(cache_events))
+    (carry, out), train_seconds, first_seconds, clock = timed_execution(program, *args)
+    common: dict[str, Any] = {"compile_seconds": compile_seconds, "train_seconds": train_seconds, "first_execution_seconds": first_seconds,
+                              "train_clock": clock, "compile_cache": cache_state(cache_events), "steps": steps}
+    if training.patience is None:
+        losses, stacked = out if snapshots else (out, None)
+        check_losses(losses)
+        check_parameters(carry.params)
+        return Trained(carry.params, np.asarray(losses), snapshots=stacked, **common)
+    _, stop = carry
+    losses, validation_losses, *rest = out
+    run = int(stop.best_epoch) + int(stop.since_best) if bool(stop.stopped) else training.epochs
+    stacked = jax.tree.map(lambda leaf: leaf[:run], rest[0]) if snapshots else None
+    check_losses(losses[:run])
+    if int(stop.best_epoch) == 0:  # no epoch had a finite validation loss
+        raise NonFinite(f"the validation loss was NaN or infinite after every one of the {run} epochs, so early stopping "
+                        "has no best epoch; lower the learning rate or check the validation data", "validation loss")
+    check_parameters(stop.best_params)
+    return Trained(stop.best_params, np.asarray(losses[:run]), snapshots=stacked, best_epoch=int(stop.best_epoch),
+                   stopped_early=bool(stop.stopped) and run < training.epochs,
+                   validation_losses=np.asarray(validation_losses[:run]), **common)
 
 
 def epoch_scores(model: CompiledModel, task: TaskOrLoss, snapshots: Params, x: NDArray[Any], y: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:

@@ -16,6 +16,9 @@ from sail_types import Evaluation, Task
 
 from ..discovery import Catalog, Descriptor
 from ..errors import SaibenchError, UsageError
+from .reference import Reference
+
+NAN = float("nan")
 
 
 class HardFail(SaibenchError):
@@ -70,16 +73,48 @@ def evaluate(catalog: Catalog, metrics: Sequence[str], **fields: Any) -> tuple[d
     return values, failed
 
 
+def reference_metrics(catalog: Catalog, metrics: Sequence[str]) -> list[str]:
+    """The metrics a reference baseline is scored on: those of its predictions, which are
+    restricted to a kind of target (``Annotated[Evaluation, Label("k")]``) and need no
+    extra events. Unrestricted ones (clocks, memory) measure the method's run, not its
+    predictions."""
+    return [m for m in metrics if (d := _metric(catalog, m)).input is not None and not d.spec.needs]
+
+
+def _reference_outputs(reference: Reference | None, inputs: Mapping[str, Any] | None, split: str, scores: Any, task: Task,
+                       shape: tuple[int, ...]) -> tuple[Any, Any] | None:
+    """The reference's ``(scores, predictions)`` on one fixture, shaped as the method's;
+    ``None`` without a reference, or where its outputs do not fit them (a run never fails
+    for its baseline)."""
+    from ..compile.inference import predictions
+
+    if reference is None or inputs is None or task.prediction is None:
+        return None
+    try:
+        ref_scores = reference.scores(inputs[split], scores)
+        return ref_scores, predictions(ref_scores, task.prediction, shape)
+    except (ValueError, TypeError, IndexError):
+        return None
+
+
 def evaluate_run(catalog: Catalog, metrics: Sequence[str], task: Task, fixtures: Mapping[str, tuple[Any, Any]],
-                 shared: Mapping[str, Any]) -> dict[str, Any]:
-    """Every metric on the validation and test fixtures.
+                 shared: Mapping[str, Any], *, y_train: Any = None, reference: Reference | None = None,
+                 inputs: Mapping[str, Any] | None = None, units: str = "") -> dict[str, Any]:
+    """Every metric on the validation and test fixtures, and the prediction metrics on the
+    reference baseline's predictions too.
 
     Args:
         fixtures: ``{"validation": (y_true, scores), "test": (y_true, scores)}``.
         shared: the ``Evaluation`` fields both fixtures share (clocks, sizes, events).
+        y_train: the training targets (``Evaluation.y_train``).
+        reference: the task's reference baseline fitted on the training fixture, and
+            ``inputs``, the problem's inputs of each fixture (by name) it predicts from.
+        units: the targets' unit, as the problem declares it.
 
     Returns:
-        ``metrics`` (test), ``validation_metrics`` and ``failed_metrics`` (test, with reasons).
+        ``metrics`` (test), ``validation_metrics`` and ``failed_metrics`` (test, with
+        reasons); with a reference, ``reference`` (its name), ``reference_metrics`` (test)
+        and ``reference_validation_metrics``.
 
     Raises:
         MetricsFailed: every metric failed on the test fixture.
@@ -89,12 +124,25 @@ def evaluate_run(catalog: Catalog, metrics: Sequence[str], task: Task, fixtures:
 
     assert task.prediction is not None
     out: dict[str, tuple[dict[str, float], dict[str, str]]] = {}
+    baseline: dict[str, dict[str, float]] = {}
     for split, (y_true, scores) in fixtures.items():
-        out[split] = evaluate(catalog, metrics, y_true=y_true, scores=scores, fixture=split,
-                              y_pred=predictions(scores, task.prediction, y_true.shape), **shared)
+        context: dict[str, Any] = {"y_train": y_train, "units": units, "fixture": split}
+        outputs = _reference_outputs(reference, inputs, split, scores, task, y_true.shape)
+        if reference is not None and outputs is not None:
+            ref_scores, ref_pred = outputs
+            context |= {"reference": reference.name, "reference_scores": ref_scores, "reference_pred": ref_pred}
+            unmeasured = {"train_seconds": NAN, "compile_seconds": NAN, "inference_seconds": NAN, "epochs": 0, "events": ()}
+            baseline[split], _ = evaluate(catalog, reference_metrics(catalog, metrics), y_true=y_true, scores=ref_scores,
+                                          y_pred=ref_pred, **{**shared, **unmeasured, **context})
+        out[split] = evaluate(catalog, metrics, y_true=y_true, scores=scores,
+                              y_pred=predictions(scores, task.prediction, y_true.shape), **shared, **context)
     (values, failed), (validation, _) = out["test"], out["validation"]
     if metrics and not values:
         raise MetricsFailed("every metric failed: " + "; ".join(failed.values()))
     if hard := hard_failures(catalog, values):
         raise HardFail("; ".join(hard), values)
-    return {"metrics": values, "validation_metrics": validation, "failed_metrics": failed}
+    result: dict[str, Any] = {"metrics": values, "validation_metrics": validation, "failed_metrics": failed}
+    if reference is not None and baseline.keys() == fixtures.keys():
+        result |= {"reference": reference.name, "reference_metrics": baseline["test"],
+                   "reference_validation_metrics": baseline["validation"]}
+    return result

@@ -47,13 +47,16 @@ def _events(outcome: Any, task: Task, y_val: NDArray[Any], val_predictions: NDAr
 
 
 def execute_fitted(catalog: Catalog, run: Run, model: Descriptor, task: Task, fixtures: Sequence[tuple[NDArray[Any], NDArray[Any]]],
-                   phases: Phases, device: Any, recorded: Mapping[str, Any]) -> dict[str, Any]:
+                   phases: Phases, device: Any, recorded: Mapping[str, Any],
+                   context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Fit, predict and evaluate one run of a ``Fitted`` model (see the module docstring).
 
     Args:
         fixtures: ``(x, y)`` of train (after the carve), validation and test, converted.
         phases: the pod's phase clocks; device: the JAX device the pod runs on.
         recorded: what the pod records for every run (checksums, chain, carve, device...).
+        context: ``evaluate_run``'s context (training targets, reference baseline, unit:
+            ``reference.run_context``).
 
     Returns:
         the pod's result dict (``execute``'s), with ``fitted`` (the ``how`` text) and no
@@ -87,7 +90,8 @@ def execute_fitted(catalog: Catalog, run: Run, model: Descriptor, task: Task, fi
     shared = {"train_seconds": outcome.train_seconds, "compile_seconds": 0.0, "inference_seconds": float(np.median(inference)),
               "n_train": len(x_train), "n_validation": len(x_val), "n_test": len(x_test), "epochs": 0, "events": events}
     with phases("metrics"):
-        evaluated = evaluate_run(catalog, run.metrics, task, {"validation": (y_val, val_scores), "test": (y_test, scores)}, shared)
+        evaluated = evaluate_run(catalog, run.metrics, task, {"validation": (y_val, val_scores), "test": (y_test, scores)}, shared,
+                                 **(context or {}))
     return {
         **evaluated,
         "n_train": len(x_train), "n_validation": len(x_val), "n_test": len(x_test),

@@ -34,6 +34,7 @@ from .evaluate import evaluate_run
 from .events import observe
 from .fixtures import run_fixtures
 from .probe import problem_arguments
+from .reference import run_context
 
 
 class ConversionError(SaibenchError):
@@ -140,7 +141,8 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
 
     Returns:
         a JSON-ready dict: ``metrics`` (on the test fixture), ``validation_metrics`` (the
-        same metrics on the validation fixture), fixture sizes, ``epoch_losses`` and, when a
+        same metrics on the validation fixture), fixture sizes, ``training`` (epochs asked
+        for and run, steps, patience, best epoch, stopped early), ``epoch_losses`` and, when a
         metric follows epochs, the ``validation_loss`` and ``validation_accuracy`` curves,
         ``compile_cache``, ``train_clock``, ``timing`` (the timing event and each timed
         inference pass), the measured ``dataset_checksum``, the chain
@@ -190,12 +192,13 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
             check_converted(source, run.model, model.input, split, x, run.dims)
         x_train, x_val, x_test = (np.asarray(per_element(catalog, run.fills, x), dtype=np.float32) for x in xs)
     y_train, y_val, y_test = (np.asarray(f.y) for f in (train, validation, test))
+    context = run_context(problem, task, train, validation, test)  # training targets, reference baseline, unit
     if model.fitted:  # fitted without gradients, by the ``fit`` pseudo-trainer: no training loop
         from .fitted import execute_fitted
 
         return execute_fitted(catalog, run, model, task, ((x_train, y_train), (x_val, y_val), (x_test, y_test)), phases, device,
                               {"validation_carved": carved, "device": str(device), "dataset_checksum": checksum,
-                               "declared_checksum": data.checksum, "chain_used": list(chain_used)})
+                               "declared_checksum": data.checksum, "chain_used": list(chain_used)}, context)
     with phases("build"):
         layer: Layer = build(catalog, model, run.dims, hyper.get("model", {}), run.fills)
         training: Training = _module(catalog, "trainer", run.trainer).fn(**hyper.get("trainer", {}))
@@ -207,7 +210,8 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
             path = Path(run.init_weights.rsplit("#", 1)[0])
             initial = lambda fresh: weights.load(path, fresh)  # noqa: E731
         needs_epochs = any("epochs" in _module(catalog, "metric", m).spec.needs for m in run.metrics)
-        trained = fit(compiled, training, task, x_train, y_train, key=jax.random.key(run.seed), initial=initial, snapshots=needs_epochs)
+        trained = fit(compiled, training, task, x_train, y_train, key=jax.random.key(run.seed), initial=initial, snapshots=needs_epochs,
+                      validation=(x_val, y_val))  # read only by early stopping (Training.patience)
     with phases("predict"):
         scores, inference = predict(compiled, trained.params, x_test)
         check_predictions(scores, "test")
@@ -218,9 +222,10 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         events = tuple(observe(trained, compiled, task, x_val, y_val, inference, latency, device))
     shared = {"train_seconds": trained.train_seconds, "compile_seconds": trained.compile_seconds,
               "inference_seconds": float(np.median(inference)), "n_train": len(x_train), "n_validation": len(x_val),
-              "n_test": len(x_test), "epochs": training.epochs, "events": events}
+              "n_test": len(x_test), "epochs": trained.epochs_run, "events": events}
     with phases("metrics"):
-        evaluated = evaluate_run(catalog, run.metrics, task, {"validation": (y_val, val_scores), "test": (y_test, scores)}, shared)
+        evaluated = evaluate_run(catalog, run.metrics, task, {"validation": (y_val, val_scores), "test": (y_test, scores)}, shared,
+                                 **context)
     saved = str(weights.save(trained.params, Path(save_weights))) if save_weights else None
     return {
         **evaluated,
@@ -231,6 +236,11 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         "timing": {**next(e for e in events if e["kind"] == "timing"), "inference_seconds": [float(v) for v in inference]},
         "weights": saved,
         "epoch_losses": [float(v) for v in trained.epoch_losses],
+        # what the trainer did: epochs asked for and run, the updates its schedule was sized for,
+        # and with early stopping the best epoch (whose parameters were evaluated)
+        "training": {"epochs": training.epochs, "epochs_run": trained.epochs_run, "steps": trained.steps,
+                     "patience": training.patience, "best_epoch": trained.best_epoch, "stopped_early": trained.stopped_early,
+                     "own_loss": training.loss is not None},
         # the per-epoch curves on the validation fixture, where a metric follows epochs
         **{f"validation_{key}": [event[f"validation_{key}"] for event in events if event["kind"] == "epoch"]
            for key in ("loss", "accuracy") if trained.snapshots is not None},

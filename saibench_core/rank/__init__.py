@@ -1,5 +1,6 @@
 """Rankings: leaderboards projected from stored results."""
 
+from .leaderboard import REFERENCES as REFERENCES
 from .leaderboard import Entry as Entry
 from .leaderboard import Leaderboard as Leaderboard
 from .leaderboard import leaderboard as leaderboard

@@ -10,6 +10,10 @@ Policy, stated in every table and JSON entry:
   repetitions are listed with their reasons. One with no ok repetition is shown, unranked.
 - Only finite scores take places (best first, higher score first as the ``ranking``
   contract says); a NaN or infinite score is shown after them, unranked, in stored order.
+- Each problem's trivial reference baseline (majority class, training mean, persistence:
+  ``execute.reference``) is a row of its own, marked and never placed, where its score
+  would rank: its metrics are medians over splits of the ``reference_metrics`` stored with
+  the runs (one run per split; the reference does not depend on the method).
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from ..discovery import Catalog, Descriptor
 from ..planner import Run
 from ..results import Record
 from . import values
-from .repetitions import configuration, describe, latest
+from .repetitions import configuration, describe, latest, references
 from .tuned import SELECTED_ON, select
 
 RANKED_ON = "median metrics over ok repetitions; failed ones listed, configuration flagged"
+REFERENCES = "reference-baselines"  # rank --json's key for the reference rows, {ranking: [rows]}
 
 
 def _order(rec: Record) -> tuple[int, int]:
@@ -58,6 +63,7 @@ class Entry:
     score: float
     place: int | None = None
     validation_score: float | None = None
+    reference: str = ""  # the reference baseline's name: a row that is never placed
 
     @classmethod
     def of(cls, ranking: Descriptor, records: Iterable[Record]) -> Entry:
@@ -68,6 +74,23 @@ class Entry:
         per_rep = tuple(_score(ranking, r.metrics, r.run) for r in ok)
         median = {m: values.median(r.metrics.get(m, values.NAN) for r in ok) for m in names}
         return cls(ok, failed, per_rep, _score(ranking, median, ok[0].run, "the median metrics of ") if ok else values.NAN)
+
+    @classmethod
+    def of_reference(cls, ranking: Descriptor, records: Iterable[Record]) -> Entry | None:
+        """The reference row of one problem variant from its runs (one per split), or
+        ``None`` where its stored reference metrics lack one of ``ranking``'s."""
+        chosen = [r for r in records if set(ranking.spec.metrics) <= r.details["reference_metrics"].keys()]
+        if not chosen:
+            return None
+        names = {r.details.get("reference", "reference") for r in chosen}
+        as_runs = [Record(f"reference:{r.key}", r.run, "ok", "", dict(r.details["reference_metrics"]),
+                          {"validation_metrics": r.details.get("reference_validation_metrics", {})}, 0.0) for r in chosen]
+        return attrs.evolve(cls.of(ranking, as_runs), reference=" / ".join(sorted(names)))
+
+    @property
+    def label(self) -> str:
+        """The model column: the model with its fills, or ``reference: <name>``."""
+        return f"reference: {self.reference}" if self.reference else self.run.model_label
 
     @property
     def run(self) -> Run:
@@ -90,6 +113,8 @@ class Entry:
     @property
     def varied(self) -> str:
         """What the repetitions varied, in words (``5 repetitions: seeds 0–4, splits 0–4``)."""
+        if self.reference:
+            return f"reference over split{'s' if len(self.splits) > 1 else ''} {', '.join(map(str, self.splits))}"
         return describe(self.seeds, self.splits)
 
     @property
@@ -117,6 +142,13 @@ class Entry:
         metrics, spreads and score. Non-finite floats are left as they are: encode with
         ``results.export.json_safe``."""
         run = self.run.to_json()
+        if self.reference:
+            return {"problem": run["problem"], "reference": self.reference, "model": self.label, "place": None,
+                    "hyperparameters": {"problem": run["hyperparameters"].get("problem", {})},
+                    "ranked_on": "unranked: the problem's reference baseline, median over splits",
+                    "splits": list(self.splits), "metrics": self.metrics,
+                    "spread": {m: list(v) for m, v in self.spread.items()}, "score": self.score,
+                    "score_range": list(self.score_range), "scores": list(self.scores)}
         keep = ("problem", "model", "trainer", "software", "hardware", "chain", "fills", "hyperparameters")
         failed = [{"seed": r.run.seed, "split": r.run.split, "reason": r.reason,
                    **({"kept_metrics": r.details["kept_metrics"]} if "kept_metrics" in r.details else {})}
@@ -134,12 +166,20 @@ class Leaderboard:
     """A ranking's entries, problem by problem, best first; ``notes`` say what was left out.
 
     ``tuned``: one grid point per configuration, chosen on validation (``rank --tuned``).
+    ``references``: each problem's reference baseline row (never placed); ``rows`` shows
+    them among the entries where their scores would rank.
     """
 
     ranking: Descriptor
     entries: tuple[Entry, ...]
     tuned: bool = False
     notes: tuple[str, ...] = ()
+    references: tuple[Entry, ...] = ()
+
+    @property
+    def rows(self) -> tuple[Entry, ...]:
+        """The entries with the reference rows among them, as tables show them."""
+        return place(self.entries + self.references) if self.references else self.entries
 
 
 def _applies(ranking: Descriptor, rec: Record) -> bool:
@@ -150,16 +190,20 @@ def _applies(ranking: Descriptor, rec: Record) -> bool:
 
 def place(entries: Iterable[Entry]) -> tuple[Entry, ...]:
     """``entries`` grouped by problem; within each, finite scores first (higher first) with
-    their places, then the rest unranked in the order given (never reordered around NaN)."""
+    their places, then the rest unranked in the order given (never reordered around NaN).
+    A reference row goes where its score would rank (last if it is not finite), unplaced."""
     placed: list[Entry] = []
     by_problem: dict[str, list[Entry]] = {}
     for e in entries:
         by_problem.setdefault(e.run.problem, []).append(e)
     for problem in sorted(by_problem):
         group = by_problem[problem]
-        ranked = sorted((e for e in group if values.ranks(e.score)), key=lambda e: -e.score)
-        placed += [attrs.evolve(e, place=i) for i, e in enumerate(ranked, 1)]
-        placed += [attrs.evolve(e, place=None) for e in group if not values.ranks(e.score)]
+        # a reference ties after the methods it equals: it does not outrank them
+        ranked = sorted((e for e in group if values.ranks(e.score)), key=lambda e: (-e.score, bool(e.reference)))
+        places = iter(range(1, len(ranked) + 1))
+        placed += [attrs.evolve(e, place=None if e.reference else next(places)) for e in ranked]
+        placed += [attrs.evolve(e, place=None) for e in group if not values.ranks(e.score) and not e.reference]
+        placed += [e for e in group if not values.ranks(e.score) and e.reference]
     return tuple(placed)
 
 
@@ -173,8 +217,9 @@ def leaderboard(ranking: Descriptor, records: Iterable[Record], *, tuned: bool =
         tuned: keep one hyperparameter point per configuration, chosen on validation
             (see ``rank.tuned``).
     """
+    stored = list(records)
     groups: dict[str, list[Record]] = {}
-    for rec in latest(records):
+    for rec in latest(stored):
         if _applies(ranking, rec):
             groups.setdefault(configuration(rec.run), []).append(rec)
     notes: tuple[str, ...] = ()
@@ -182,12 +227,15 @@ def leaderboard(ranking: Descriptor, records: Iterable[Record], *, tuned: bool =
         entries = [Entry.of(ranking, g) for g in groups.values()]
         if tuned:
             entries, notes = select(ranking, entries)
+        shown = {e.run.problem for e in entries}
+        baselines = (Entry.of_reference(ranking, g) for g in references(stored).values())
+        rows = tuple(e for e in baselines if e is not None and e.run.problem in shown)
     except values.RankingFailed as exc:
         # one ranking's fault fails only its board, with one note; the other boards stand
         fix = f"fix ranking {ranking.name!r} or block plugin {ranking.plugin!r} with SAIBENCH_BLOCK_PLUGINS"
         note = str(exc) if str(exc).startswith("failed on") else f"failed on the validation metrics: {exc}"
         return Leaderboard(ranking, (), tuned, (SELECTED_ON,) * tuned + (f"{note}; {fix}",))
-    return Leaderboard(ranking, place(entries), tuned, notes)
+    return Leaderboard(ranking, place(entries), tuned, notes, rows)
 
 
 def leaderboards(catalog: Catalog, records: Iterable[Record], *, tuned: bool = False) -> list[Leaderboard]:

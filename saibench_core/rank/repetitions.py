@@ -48,6 +48,25 @@ def latest(records: Iterable[Record]) -> list[Record]:
     return list(kept.values())
 
 
+def problem_variant(run: Run) -> str:
+    """A problem with its own hyperparameters: what a reference baseline depends on."""
+    return json.dumps([run.problem, run.hyper.get("problem", {})], sort_keys=True, default=str)
+
+
+def references(records: Iterable[Record]) -> dict[str, list[Record]]:
+    """The stored reference baselines, by problem variant: one ok record per split that
+    carries ``reference_metrics`` (the last stored), since the reference of a problem at a
+    split is the same whichever method ran beside it."""
+    kept: dict[tuple[str, int], Record] = {}
+    for rec in records:
+        if rec.status == "ok" and isinstance(rec.details.get("reference_metrics"), dict):
+            kept[problem_variant(rec.run), rec.run.split] = rec
+    by_variant: dict[str, list[Record]] = {}
+    for (variant, _), rec in sorted(kept.items()):
+        by_variant.setdefault(variant, []).append(rec)
+    return by_variant
+
+
 def restrict(records: Iterable[Record], runs: Iterable[Run]) -> list[Record]:
     """The records of exactly these runs (a campaign's), whatever else the store holds."""
     wanted = {(configuration(r), r.seed, r.split) for r in runs}

@@ -3,7 +3,8 @@
 One table per ranking and problem (the problem goes to the title). Only what differs between
 rows gets a column; what every row shares (platform, hyperparameters) goes to the caption.
 Every column folds instead of cutting, so no name or number ends in "…". NaN (not measured)
-shows as ``n/a``, infinity (never reached) as ``∞``.
+shows as ``n/a``, infinity (never reached) as ``∞``. A problem's reference baseline is a row
+marked ``ref`` in the place column, where its score would rank.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .leaderboard import Entry, Leaderboard
 from .tuned import SELECTED_ON
 
 FLAG = "!"
+REF = "ref"  # the place column of a reference baseline's row
 MIN_WIDTH, MODEL_WIDTH = 14, 10  # what a column squeezed to fit the terminal keeps at least
 NAMES = ("trainer", "platform", "hyper-\nparams")  # squeezed last: a folded name reads worst
 
@@ -73,7 +75,20 @@ def _platform(run: Run) -> str:
     return f"{run.software} @ {run.hardware}"
 
 
+def _items(entry: Entry) -> list[str]:
+    """A row's hyperparameters: a reference's are only its problem's."""
+    if entry.reference:
+        return [f"{k}={v}" for k, v in entry.run.hyper.get("problem", {}).items()]
+    return hyper_items(entry.run)
+
+
+def _methods(entries: Sequence[Entry]) -> list[Entry]:
+    return [e for e in entries if not e.reference] or list(entries)
+
+
 def _place(entry: Entry) -> str:
+    if entry.reference:
+        return REF
     return "-" if entry.place is None else f"{entry.place}{FLAG if entry.flagged else ''}"
 
 
@@ -85,15 +100,15 @@ def _runs(entry: Entry) -> str:
 def _columns(board: Leaderboard, entries: Sequence[Entry], common: list[str]) -> list[tuple[str, list[str]]]:
     """The table's columns as (header, cells): only those that tell the rows apart."""
     names = board.ranking.spec.metrics
-    platforms = {_platform(e.run) for e in entries}
-    items = [[i for i in hyper_items(e.run) if i not in common] for e in entries]
-    columns = [("#", [_place(e) for e in entries]), ("model", [e.run.model_label for e in entries]),
-               ("trainer", [e.run.trainer for e in entries])]
+    platforms = {_platform(e.run) for e in _methods(entries)}
+    items = [[i for i in _items(e) if i not in common] for e in entries]
+    columns = [("#", [_place(e) for e in entries]), ("model", [e.label for e in entries]),
+               ("trainer", ["-" if e.reference else e.run.trainer for e in entries])]
     if len(platforms) > 1:
-        columns.append(("platform", [_platform(e.run) for e in entries]))
+        columns.append(("platform", ["-" if e.reference else _platform(e.run) for e in entries]))
     if any(items):
         columns.append(("hyper-\nparams", ["\n".join(row) for row in items]))
-    if len({e.varied for e in entries}) > 1 or any(e.failed for e in entries):
+    if len({e.varied for e in _methods(entries)}) > 1 or any(e.failed for e in entries):
         columns.append(("runs", [_runs(e) for e in entries]))
     for m in names:
         columns.append((m, [cell(e.metrics.get(m, math.nan), *e.spread.get(m, (math.nan, math.nan))) for e in entries]))
@@ -111,8 +126,11 @@ def _caption(board: Leaderboard, entries: Sequence[Entry], shared: list[str]) ->
     lines += fitted_notes(entries)
     if any(e.flagged for e in entries):
         lines.append(f"{FLAG} ranked on its ok repetitions only; the failed ones and their reasons are in --json")
-    if any(e.place is None for e in entries):
+    if any(e.place is None and not e.reference for e in entries):
         lines.append("- unranked: score not finite (not measured, never reached) or no ok repetition")
+    if refs := sorted({e.reference for e in entries if e.reference}):
+        lines.append(f"{REF}: the problem's reference baseline ({', '.join(refs)}), fitted on the training fixture with "
+                     "every run, median over splits; shown where it would rank, never placed")
     shown = [e.metrics.get(m, math.nan) for e in entries for m in board.ranking.spec.metrics] + [e.score for e in entries]
     if not all(math.isfinite(v) for v in shown):
         lines.append("n/a: not measured; ∞: never reached")
@@ -147,11 +165,11 @@ def fit(natural: Sequence[int], least: Sequence[int], budget: int, last: int = 1
 def table(board: Leaderboard, problem: str, entries: Sequence[Entry], width: int = 80) -> Group:
     """The table of one problem's entries of ``board`` (one row per configuration) for a
     terminal ``width`` characters wide, with its notes below."""
-    items = [hyper_items(e.run) for e in entries]
+    items = [hyper_items(e.run) for e in _methods(entries)]
     common = [i for i in items[0] if all(i in row for row in items[1:])]
-    platforms = sorted({_platform(e.run) for e in entries})
+    platforms = sorted({_platform(e.run) for e in _methods(entries)})
     title = f"ranking {board.ranking.name} on {problem}" + (", tuned on validation, test values" if board.tuned else "")
-    title += "\n" + "; ".join(sorted({e.varied for e in entries}))
+    title += "\n" + "; ".join(sorted({e.varied for e in _methods(entries)}))
     if any(len(e.repetitions) > 1 for e in entries):
         title += " (median [min, max])"
     shared = (platforms if len(platforms) == 1 else []) + common
@@ -178,6 +196,6 @@ def tables(board: Leaderboard, width: int = 80) -> list[Group]:
     """One table per problem on ``board``, in the board's order, for a terminal ``width``
     characters wide."""
     by_problem: dict[str, list[Entry]] = {}
-    for entry in board.entries:
+    for entry in board.rows:
         by_problem.setdefault(entry.run.problem, []).append(entry)
     return [table(board, problem, entries, width) for problem, entries in by_problem.items()]

@@ -33,7 +33,7 @@ def energies(configurations: NDArray[np.floating]) -> NDArray[np.float64]:
     return total
 
 
-@problem(task=Regress, field="chemistry", kind="class")
+@problem(task=Regress, field="chemistry", kind="class", unit="eV")
 def atom_energies(*, n_train: int = 2000, n_test: int = 500, seed: int = 0) -> Dataset[Configurations, Energies]:
     """Predict the energy of 8-atom configurations of H, C, N, O from species and positions.
 

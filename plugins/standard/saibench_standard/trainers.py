@@ -1,4 +1,5 @@
-"""Training algorithms: optax optimizers with the loop's settings."""
+"""Training algorithms: optax optimizers (or factories sized from the run's number of updates)
+with the loop's settings."""
 
 from __future__ import annotations
 
@@ -14,11 +15,17 @@ def adam(*, epochs: int = 40, batch_size: int = 64, learning_rate: float = 3e-3)
 
 
 @trainer(tasks=(Regress,), only_with=("field:chemistry",))
-def adamw_cosine(*, epochs: int = 60, batch_size: int = 64, peak_learning_rate: float = 3e-3, weight_decay: float = 1e-4) -> Training:
-    """AdamW with a linear warm-up (5 % of the steps) then cosine decay to zero: the usual
-    schedule for fitting potential-energy surfaces; offered for chemistry regressions."""
+def adamw_cosine(*, epochs: int = 60, batch_size: int = 64, peak_learning_rate: float = 3e-3, weight_decay: float = 1e-4,
+                 clip_norm: float | None = None, patience: int | None = None) -> Training:
+    """AdamW (decoupled weight decay) with a linear warm-up (5 % of the steps) then cosine
+    decay to zero at the run's last update: the usual schedule for fitting potential-energy
+    surfaces; offered for chemistry regressions. ``clip_norm`` clips each update's gradient
+    to that global norm first; ``patience`` stops on the validation loss."""
     import optax
 
-    steps = epochs * max(1, 2000 // batch_size)  # an upper bound is enough for the schedule's shape
-    schedule = optax.warmup_cosine_decay_schedule(0.0, peak_learning_rate, max(1, steps // 20), steps)
-    return Training(optimizer=optax.adamw(schedule, weight_decay=weight_decay), epochs=epochs, batch_size=batch_size)
+    def optimizer(steps: int) -> optax.GradientTransformation:  # sized from the run's real number of updates
+        schedule = optax.warmup_cosine_decay_schedule(0.0, peak_learning_rate, max(1, steps // 20), max(2, steps))
+        adamw = optax.adamw(schedule, weight_decay=weight_decay)
+        return adamw if clip_norm is None else optax.chain(optax.clip_by_global_norm(clip_norm), adamw)
+
+    return Training(optimizer=optimizer, epochs=epochs, batch_size=batch_size, patience=patience)
