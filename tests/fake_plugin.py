@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from saibench_core.discovery import Catalog, load_catalog
 
 
 def install(tmp_path: Path, name: str, source: str) -> dict[str, str]:
@@ -15,3 +21,13 @@ def install(tmp_path: Path, name: str, source: str) -> dict[str, str]:
     (dist / "entry_points.txt").write_text(f"[saibench.plugins]\n{name} = saibench_{name}\n")
     (tmp_path / f"saibench_{name}.py").write_text(source)
     return {**os.environ, "PYTHONPATH": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+
+@contextlib.contextmanager
+def installed_catalog(where: Path, name: str, source: str) -> Iterator[Catalog]:
+    """Install plugin ``name`` from ``source`` under ``where``, put it on ``sys.path`` (so
+    pods forked from this process discover it too) and yield the catalog with it."""
+    install(where, name, source)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(where))
+        yield load_catalog()

@@ -19,7 +19,7 @@ import pytest
 from numpy.typing import NDArray
 
 from saibench_core.compile.finite import NonFinite
-from saibench_core.discovery import Catalog, describe, load_catalog
+from saibench_core.discovery import Catalog, describe
 from saibench_core.execute.pod import execute
 from saibench_core.fit import FitError
 from saibench_core.planner import Planner, Run, select
@@ -197,11 +197,8 @@ def saibench_modules():
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    where = tmp_path_factory.mktemp("fittoy")
-    fake_plugin.install(where, "fittoy", TOY)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(where))
-        yield load_catalog()
+    with fake_plugin.installed_catalog(tmp_path_factory.mktemp("fittoy"), "fittoy", TOY) as catalog:
+        yield catalog
 
 
 def _run(catalog: Catalog, problem: str, model_name: str, **hyper: Any) -> Run:

@@ -17,7 +17,7 @@ import pytest
 
 import sail_types
 from saibench_core.compile import compile_model
-from saibench_core.discovery import Catalog, load_catalog
+from saibench_core.discovery import Catalog
 from saibench_core.discovery.describe import describe
 from saibench_core.execute.pod import execute
 from saibench_core.planner import Planner
@@ -180,11 +180,8 @@ def saibench_modules():
 
 @pytest.fixture(scope="module")
 def scale_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    where = tmp_path_factory.mktemp("scaleplugin")
-    fake_plugin.install(where, "scaletoy", SCALE_PLUGIN)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(where))
-        yield load_catalog()
+    with fake_plugin.installed_catalog(tmp_path_factory.mktemp("scaleplugin"), "scaletoy", SCALE_PLUGIN) as catalog:
+        yield catalog
 
 
 def test_a_plugin_layer_is_planned_sized_and_trained_end_to_end(scale_plugin: Catalog, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import attrs
 import pytest
 
-from saibench_core.discovery import Catalog, load_catalog
+from saibench_core.discovery import Catalog
 from saibench_core.execute.evaluate import MetricsFailed
 from saibench_core.execute.pod import execute
 from saibench_core.planner import Planner, Run
@@ -68,11 +68,8 @@ BROKEN = ("raises", "gives_none", "gives_text", "exits")
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    where = tmp_path_factory.mktemp("metrics")
-    fake_plugin.install(where, "metricfaults", PLUGIN)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(where))
-        yield load_catalog()
+    with fake_plugin.installed_catalog(tmp_path_factory.mktemp("metrics"), "metricfaults", PLUGIN) as catalog:
+        yield catalog
 
 
 def _run(catalog: Catalog) -> Run:

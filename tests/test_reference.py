@@ -17,7 +17,7 @@ from rich.console import Console
 from saibench_standard import rankings
 
 from saibench_core import cli
-from saibench_core.discovery import Catalog, Descriptor, load_catalog
+from saibench_core.discovery import Catalog, Descriptor
 from saibench_core.execute.evaluate import evaluate_run
 from saibench_core.execute.pod import execute
 from saibench_core.execute.reference import MAJORITY, MEAN, PERSISTENCE, fit_reference
@@ -174,11 +174,8 @@ def saibench_modules():
 
 @pytest.fixture(scope="module")
 def series(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    where = tmp_path_factory.mktemp("series")
-    fake_plugin.install(where, "seriestoy", SERIES)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(where))
-        yield load_catalog()
+    with fake_plugin.installed_catalog(tmp_path_factory.mktemp("series"), "seriestoy", SERIES) as catalog:
+        yield catalog
 
 
 def _planned(catalog: Catalog, problem: str, model: str, **hyper: Any) -> Run:

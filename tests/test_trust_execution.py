@@ -19,7 +19,7 @@ import pytest
 
 from saibench_core.compile.finite import NonFinite, check_losses, check_parameters, check_predictions
 from saibench_core.data.validation import carve_validation
-from saibench_core.discovery import Catalog, load_catalog
+from saibench_core.discovery import Catalog
 from saibench_core.execute import run_isolated
 from saibench_core.execute.checks import DatasetChanged, DeclaredTypeError, check_converted, check_fixture
 from saibench_core.execute.pod import execute
@@ -115,11 +115,8 @@ _PLANNED: dict[int, list[Run]] = {}
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
     """The installed catalog plus the toy plugin, visible to this process and its pods."""
-    where = tmp_path_factory.mktemp("toy")
-    fake_plugin.install(where, "trusttoy", TOY)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(where))
-        yield load_catalog()
+    with fake_plugin.installed_catalog(tmp_path_factory.mktemp("toy"), "trusttoy", TOY) as catalog:
+        yield catalog
 
 
 def a_run(catalog: Catalog, problem: str, model: str, trainer: str, **trainer_hyper: Any) -> Run:
