@@ -11,13 +11,14 @@ when ``solve`` plans at least one run of it (a property test checks this).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from ..discovery import Descriptor
 from . import rules
 from .compose import Fill, walk
 from .dims import mismatch
+from .hyper import all_points
 from .match import Match, bind
 from .plan import Planner
 from .rules import Reason, label
@@ -40,7 +41,7 @@ def _model_stage(planner: Planner, problem: Descriptor, model: Descriptor,
         if isinstance(comps, str):
             reasons.append(Reason("submodule", (label(problem), label(model)), comps))
             continue
-        for hm in _points(model):
+        for hm in all_points(model):
             constrained = rules.constraint(model, hm, dims_match.dims)
             reasons += constrained
             for fills in comps:  # judged even where a constraint fails: every violated rule is a reason
@@ -51,12 +52,6 @@ def _model_stage(planner: Planner, problem: Descriptor, model: Descriptor,
     return survivors, reasons
 
 
-def _points(module: Descriptor) -> list[dict[str, Any]]:
-    from .hyper import judged_points
-
-    return [point for point, _ in judged_points(module)]
-
-
 def _exploratory(planner: Planner, problem: Descriptor, model: Descriptor) -> list[Reason]:
     """When no type matches, the model's constraints and ``Fail`` judged without dims
     (or with what the target alone binds): a model wrong in several ways gets each."""
@@ -65,7 +60,7 @@ def _exploratory(planner: Planner, problem: Descriptor, model: Descriptor) -> li
     target = bind(problem.output, {})
     if not mismatch(model.output, target):
         dims = {d: v for d, v in zip(model.output.dims, target.dims) if isinstance(d, str) and isinstance(v, int)}
-    points = _points(model)
+    points = list(all_points(model))
     constrained = [rules.constraint(model, hm, None) for hm in points]
     failing = [rules.model_fail(planner, model, dims, hm, ()) if not model.slots else [] for hm in points]
     reasons: list[Reason] = []
@@ -193,10 +188,3 @@ def _why_unused(planner: Planner, desc: Descriptor) -> list[Reason]:
     reasons = [r for p in partners for r in (rules.platform(desc, p) if desc.kind == "software" else rules.platform(p, desc))]
     return _dedupe(reasons) or [Reason(desc.kind, (label(desc),), "no feasible problem × model pairing can run on it")]
 
-
-def reasons_by_pair(reasons: list[Reason]) -> Mapping[tuple[str, ...], list[Reason]]:
-    """Reasons grouped by the pairing (their first two modules) they are about."""
-    grouped: dict[tuple[str, ...], list[Reason]] = {}
-    for r in reasons:
-        grouped.setdefault(r.modules[:2], []).append(r)
-    return grouped

@@ -25,12 +25,17 @@ def violated(constraints: tuple[str, ...], values: tuple[tuple[str, Any], ...]) 
     return tuple(c for c in constraints if not z3.is_true(z3.simplify(to_z3(c, "", {}, bound))))
 
 
+def all_points(module: Descriptor) -> Iterator[dict[str, Any]]:
+    """Every point of ``module``'s grid, constraints not applied."""
+    names = [h.name for h in module.hyper]
+    for values in itertools.product(*(h.grid for h in module.hyper)):
+        yield dict(zip(names, values))
+
+
 def judged_points(module: Descriptor, dims: Mapping[str, int] | None = None) -> Iterator[tuple[dict[str, Any], tuple[str, ...]]]:
     """Every point of ``module``'s grid with the constraints it violates (``dims`` bound)."""
-    names = [h.name for h in module.hyper]
     context = tuple(sorted((dims or {}).items()))
-    for values in itertools.product(*(h.grid for h in module.hyper)):
-        point = dict(zip(names, values))
+    for point in all_points(module):
         bad = violated(module.spec.constraints, context + tuple(sorted(point.items()))) if module.spec.constraints else ()
         yield point, bad
 
@@ -39,7 +44,3 @@ def grid_points(module: Descriptor, dims: Mapping[str, int] | None = None) -> li
     """Every point of ``module``'s grid that satisfies its constraints."""
     return [point for point, bad in judged_points(module, dims) if not bad]
 
-
-def pruned_points(module: Descriptor, dims: Mapping[str, int] | None = None) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
-    """The grid points that constraints remove, each with the constraints it violates."""
-    return [(point, bad) for point, bad in judged_points(module, dims) if bad]

@@ -238,10 +238,10 @@ class Planner:
             return points
         return [hm for hm in points if self.built(model, dims, hm, fills).failure is None]
 
-    def _related(self, module: Descriptor, others: list[Any], related: set[str]) -> list[Any]:
+    def _related(self, module: Descriptor, others: list[Any], any_related: bool) -> list[Any]:
         """``others`` (modules, or (software, hardware) pairs) without those a relation
-        excludes with ``module``; cheap when neither side declares a relation."""
-        if not has_relations(module) and not related:
+        excludes with ``module``; cheap when neither it nor any of them declares one."""
+        if not has_relations(module) and not any_related:
             return others
         return [o for o in others if not any(self.conflicts(module, d) for d in (o if isinstance(o, tuple) else (o,)))]
 
@@ -259,8 +259,8 @@ class Planner:
         # Fitted models take the ``fit`` pseudo-trainer, the others the installed trainers (``rules.fitting``)
         trainers = [t for t in self.catalog.of("trainer") if t.name != rules.FIT.name] + [rules.FIT]
         trainer_points: dict[str, list[dict[str, Any]]] = {t.name: [{}] if t is rules.FIT else self.grid(t) for t in trainers}
-        related_trainers = {t.name for t in trainers if has_relations(t)}
-        related_platforms = {d.name for pl in platforms for d in pl if has_relations(d)}
+        related_trainers = any(has_relations(t) for t in trainers)
+        related_platforms = any(has_relations(d) for pl in platforms for d in pl)
         for problem in self.catalog.of("problem"):
             assert problem.spec.task is not None
             p_trainers = self._related(problem, [t for t in trainers if not rules.trainer_task(problem, t) and trainer_points[t.name]],
