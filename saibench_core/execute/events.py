@@ -7,6 +7,27 @@ from typing import Any
 from sail_types import Task
 
 
+def trained_timing(trained: Any) -> dict[str, Any]:
+    """The timing event of a trained run: compile time and cache state, training clock."""
+    return {"kind": "timing", "compile_seconds": trained.compile_seconds, "compile_cache": trained.compile_cache,
+            "train_seconds": trained.train_seconds, "train_clock": trained.train_clock,
+            "first_execution_seconds": trained.first_execution_seconds}
+
+
+def closing(timing: dict[str, Any], inference: Any, latency: Any, device: Any) -> list[dict[str, Any]]:
+    """The events every run ends with, trained or fitted: ``timing``, each timed
+    ``inference`` pass, single-sample ``latency``, and ``memory`` (host peak, device peak
+    where the device reports it)."""
+    import resource
+
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    return [timing,
+            {"kind": "inference", "seconds": [float(v) for v in inference]},
+            {"kind": "latency", "seconds": [float(v) for v in latency]},
+            {"kind": "memory", "peak_host_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+             "device_bytes": (stats or {}).get("peak_bytes_in_use")}]
+
+
 def observe(trained: Any, compiled: Any, task: Task, x_validation: Any, y_validation: Any, inference: Any, latency: Any,
             device: Any) -> list[dict[str, Any]]:
     """The run's event stream: per-epoch evaluations on the validation fixture, timings
@@ -22,8 +43,6 @@ def observe(trained: Any, compiled: Any, task: Task, x_validation: Any, y_valida
         inference: seconds of each timed whole-test-fixture pass; latency: single samples.
         device: the JAX device the run used.
     """
-    import resource
-
     from ..compile.train import epoch_scores
 
     epochs = len(trained.epoch_losses)
@@ -37,12 +56,5 @@ def observe(trained: Any, compiled: Any, task: Task, x_validation: Any, y_valida
         if loss is not None and accuracy is not None:
             event.update(validation_loss=float(loss[i]), validation_accuracy=float(accuracy[i]))
         events.append(event)
-    events.append({"kind": "timing", "compile_seconds": trained.compile_seconds, "compile_cache": trained.compile_cache,
-                   "train_seconds": trained.train_seconds, "train_clock": trained.train_clock,
-                   "first_execution_seconds": trained.first_execution_seconds})
-    events.append({"kind": "inference", "seconds": [float(v) for v in inference]})
-    events.append({"kind": "latency", "seconds": [float(v) for v in latency]})
-    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-    events.append({"kind": "memory", "peak_host_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                   "device_bytes": (stats or {}).get("peak_bytes_in_use")})
+    events += closing(trained_timing(trained), inference, latency, device)
     return events

@@ -10,7 +10,6 @@ learning rate, and ``fitted`` in the result says how it was fitted.
 
 from __future__ import annotations
 
-import resource
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,31 +23,24 @@ from ..fit import fit_timed, fitted_of, latencies, predict
 from ..planner import Run
 from ..planner.compose import build
 from .evaluate import evaluate_run
-from .pod import Phases, environment
+from .events import closing
+from .pod import Phases, result
 
 COMPILE_CACHE = "none"  # nothing compiled: the timing event's compile_cache for fitted runs
 
 
-def _events(outcome: Any, task: Task, y_val: NDArray[Any], val_predictions: NDArray[Any], inference: NDArray[Any],
-            latency: NDArray[Any], device: Any) -> list[dict[str, Any]]:
+def _events(outcome: Any, task: Task, y_val: NDArray[Any], val_predictions: NDArray[Any], timing: dict[str, Any],
+            inference: NDArray[Any], latency: NDArray[Any], device: Any) -> list[dict[str, Any]]:
     """The fitted run's event stream: ``fit`` (how, seconds, and for classes the validation
-    accuracy after it), ``timing``, ``inference``, ``latency``, ``memory`` (as ``observe``)."""
+    accuracy after it), then the events every run ends with (``events.closing``)."""
     fit: dict[str, Any] = {"kind": "fit", "how": outcome.how, "seconds": outcome.train_seconds}
     if task.prediction == "argmax":
         fit["validation_accuracy"] = float(np.mean(val_predictions == y_val))
-    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-    return [fit,
-            {"kind": "timing", "compile_seconds": 0.0, "compile_cache": COMPILE_CACHE, "train_seconds": outcome.train_seconds,
-             "train_clock": outcome.train_clock, "first_execution_seconds": outcome.first_execution_seconds},
-            {"kind": "inference", "seconds": [float(v) for v in inference]},
-            {"kind": "latency", "seconds": [float(v) for v in latency]},
-            {"kind": "memory", "peak_host_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-             "device_bytes": (stats or {}).get("peak_bytes_in_use")}]
+    return [fit, *closing(timing, inference, latency, device)]
 
 
 def execute_fitted(catalog: Catalog, run: Run, model: Descriptor, task: Task, fixtures: Sequence[tuple[NDArray[Any], NDArray[Any]]],
-                   phases: Phases, device: Any, recorded: Mapping[str, Any],
-                   context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   phases: Phases, device: Any, recorded: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """Fit, predict and evaluate one run of a ``Fitted`` model (see the module docstring).
 
     Args:
@@ -85,20 +77,13 @@ def execute_fitted(catalog: Catalog, run: Run, model: Descriptor, task: Task, fi
         check_predictions(val_scores, "validation")
         latency = latencies(outcome.predictor, x_test)
     val_pred = predictions(val_scores, task.prediction, y_val.shape)
+    timing = {"kind": "timing", "compile_seconds": 0.0, "compile_cache": COMPILE_CACHE, "train_seconds": outcome.train_seconds,
+              "train_clock": outcome.train_clock, "first_execution_seconds": outcome.first_execution_seconds}
     with phases("observe"):
-        events = tuple(_events(outcome, task, y_val, val_pred, inference, latency, device))
+        events = tuple(_events(outcome, task, y_val, val_pred, timing, inference, latency, device))
     shared = {"train_seconds": outcome.train_seconds, "compile_seconds": 0.0, "inference_seconds": float(np.median(inference)),
               "n_train": len(x_train), "n_validation": len(x_val), "n_test": len(x_test), "epochs": 0, "events": events}
     with phases("metrics"):
         evaluated = evaluate_run(catalog, run.metrics, task, {"validation": (y_val, val_scores), "test": (y_test, scores)}, shared,
-                                 **(context or {}))
-    return {
-        **evaluated,
-        "n_train": len(x_train), "n_validation": len(x_val), "n_test": len(x_test),
-        "fitted": outcome.how,
-        "compile_cache": COMPILE_CACHE, "train_clock": outcome.train_clock,
-        "timing": {**events[1], "inference_seconds": [float(v) for v in inference]},
-        "weights": None, "epoch_losses": [],
-        **recorded, "environment": environment(), "phases": phases.seconds,
-    }
-
+                                 **context)
+    return {**result(evaluated, shared, timing, inference, recorded, phases), "fitted": outcome.how, "weights": None, "epoch_losses": []}

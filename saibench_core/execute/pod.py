@@ -31,7 +31,7 @@ from ..planner import Fill, Run
 from ..planner.compose import build
 from .checks import check_checksum, check_converted
 from .evaluate import evaluate_run
-from .events import observe
+from .events import observe, trained_timing
 from .fixtures import run_fixtures
 from .probe import problem_arguments
 from .reference import run_context
@@ -193,12 +193,13 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         x_train, x_val, x_test = (np.asarray(per_element(catalog, run.fills, x), dtype=np.float32) for x in xs)
     y_train, y_val, y_test = (np.asarray(f.y) for f in (train, validation, test))
     context = run_context(problem, task, train, validation, test)  # training targets, reference baseline, unit
+    recorded = {"validation_carved": carved, "device": str(device), "dataset_checksum": checksum,
+                "declared_checksum": data.checksum, "chain_used": list(chain_used)}
     if model.fitted:  # fitted without gradients, by the ``fit`` pseudo-trainer: no training loop
         from .fitted import execute_fitted
 
         return execute_fitted(catalog, run, model, task, ((x_train, y_train), (x_val, y_val), (x_test, y_test)), phases, device,
-                              {"validation_carved": carved, "device": str(device), "dataset_checksum": checksum,
-                               "declared_checksum": data.checksum, "chain_used": list(chain_used)}, context)
+                              recorded, context)
     with phases("build"):
         layer: Layer = build(catalog, model, run.dims, hyper.get("model", {}), run.fills)
         training: Training = _module(catalog, "trainer", run.trainer).fn(**hyper.get("trainer", {}))
@@ -228,12 +229,7 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
                                  **context)
     saved = str(weights.save(trained.params, Path(save_weights))) if save_weights else None
     return {
-        **evaluated,
-        "n_train": len(x_train), "n_validation": len(x_val), "n_test": len(x_test),
-        "validation_carved": carved,
-        "compile_cache": trained.compile_cache,
-        "train_clock": trained.train_clock,
-        "timing": {**next(e for e in events if e["kind"] == "timing"), "inference_seconds": [float(v) for v in inference]},
+        **result(evaluated, shared, trained_timing(trained), inference, recorded, phases),
         "weights": saved,
         "epoch_losses": [float(v) for v in trained.epoch_losses],
         # what the trainer did: epochs asked for and run, the updates its schedule was sized for,
@@ -244,10 +240,18 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         # the per-epoch curves on the validation fixture, where a metric follows epochs
         **{f"validation_{key}": [event[f"validation_{key}"] for event in events if event["kind"] == "epoch"]
            for key in ("loss", "accuracy") if trained.snapshots is not None},
-        "device": str(device),
-        "dataset_checksum": checksum,
-        "declared_checksum": data.checksum,
-        "chain_used": list(chain_used),
-        "environment": environment(),
-        "phases": phases.seconds,
+    }
+
+
+def result(evaluated: Mapping[str, Any], shared: Mapping[str, Any], timing: Mapping[str, Any], inference: Any,
+           recorded: Mapping[str, Any], phases: Phases) -> dict[str, Any]:
+    """What every run's result holds, trained or fitted: the evaluated metrics, fixture
+    sizes, the clocks (``timing`` with each timed inference pass), what the pod recorded
+    about the data, the environment and the phases."""
+    return {
+        **evaluated,
+        **{k: shared[k] for k in ("n_train", "n_validation", "n_test")},
+        "compile_cache": timing["compile_cache"], "train_clock": timing["train_clock"],
+        "timing": {**timing, "inference_seconds": [float(v) for v in inference]},
+        **recorded, "environment": environment(), "phases": phases.seconds,
     }
