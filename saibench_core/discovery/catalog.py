@@ -8,6 +8,7 @@ import attrs
 
 from sail_types._modules import ModuleKind
 
+from ..errors import UsageError
 from .describe import Descriptor
 
 
@@ -50,6 +51,17 @@ class Catalog:
     def get(self, kind: ModuleKind, name: str) -> Descriptor | None:
         """The module of ``kind`` called ``name``, or ``None``."""
         return next((m for m in self.modules if m.kind == kind and m.name == name), None)
+
+    def require(self, kind: ModuleKind, name: str) -> Descriptor:
+        """The module of ``kind`` called ``name``, which a planned run names.
+
+        Raises:
+            UsageError: it is no longer installed (the plan is older than the catalog).
+        """
+        found = self.get(kind, name)
+        if found is None:
+            raise UsageError(f"{kind} {name!r} is no longer installed; re-run `saibench solve`")
+        return found
 
     def __iter__(self) -> Iterator[Descriptor]:
         return iter(self.modules)

@@ -14,11 +14,15 @@ from typing import Any
 
 from sail_types import Evaluation, Task
 
-from ..discovery import Catalog, Descriptor
-from ..errors import SaibenchError, UsageError
+from ..discovery import Catalog
+from ..errors import SaibenchError
 from .reference import Reference
 
 NAN = float("nan")
+
+
+# a reference baseline is no run: it has no clocks, epochs or events of its own
+UNMEASURED = {"train_seconds": NAN, "compile_seconds": NAN, "inference_seconds": NAN, "epochs": 0, "events": ()}
 
 
 class HardFail(SaibenchError):
@@ -33,18 +37,11 @@ class MetricsFailed(SaibenchError, RuntimeError):
     """Every metric of a run failed: the run has no result to rank."""
 
 
-def _metric(catalog: Catalog, name: str) -> Descriptor:
-    found = catalog.get("metric", name)
-    if found is None:
-        raise UsageError(f"metric {name!r} is no longer installed; re-run `saibench solve`")
-    return found
-
-
 def hard_failures(catalog: Catalog, metrics: Mapping[str, float]) -> list[str]:
     """Each metric whose value is worse than its declared ``hard_fail`` threshold."""
     out = []
     for name, value in metrics.items():
-        spec = _metric(catalog, name).spec
+        spec = catalog.require("metric", name).spec
         if spec.hard_fail is None:
             continue
         if (value < spec.hard_fail) if spec.goal == "max" else (value > spec.hard_fail):
@@ -59,7 +56,7 @@ def evaluate(catalog: Catalog, metrics: Sequence[str], **fields: Any) -> tuple[d
     failed: dict[str, str] = {}
     for name in metrics:
         try:
-            value = _metric(catalog, name).fn(evaluation)
+            value = catalog.require("metric", name).fn(evaluation)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - plugin code; even SystemExit fails only this metric
@@ -78,7 +75,7 @@ def reference_metrics(catalog: Catalog, metrics: Sequence[str]) -> list[str]:
     restricted to a kind of target (``Annotated[Evaluation, Label("k")]``) and need no
     extra events. Unrestricted ones (clocks, memory) measure the method's run, not its
     predictions."""
-    return [m for m in metrics if (d := _metric(catalog, m)).input is not None and not d.spec.needs]
+    return [m for m in metrics if (d := catalog.require("metric", m)).input is not None and not d.spec.needs]
 
 
 def _reference_outputs(reference: Reference | None, inputs: Mapping[str, Any] | None, split: str, scores: Any, task: Task,
@@ -125,15 +122,16 @@ def evaluate_run(catalog: Catalog, metrics: Sequence[str], task: Task, fixtures:
     assert task.prediction is not None
     out: dict[str, tuple[dict[str, float], dict[str, str]]] = {}
     baseline: dict[str, dict[str, float]] = {}
+    judged = reference_metrics(catalog, metrics) if reference is not None else []
     for split, (y_true, scores) in fixtures.items():
         context: dict[str, Any] = {"y_train": y_train, "units": units, "fixture": split}
         outputs = _reference_outputs(reference, inputs, split, scores, task, y_true.shape)
-        if reference is not None and outputs is not None:
+        if outputs is not None:
+            assert reference is not None
             ref_scores, ref_pred = outputs
             context |= {"reference": reference.name, "reference_scores": ref_scores, "reference_pred": ref_pred}
-            unmeasured = {"train_seconds": NAN, "compile_seconds": NAN, "inference_seconds": NAN, "epochs": 0, "events": ()}
-            baseline[split], _ = evaluate(catalog, reference_metrics(catalog, metrics), y_true=y_true, scores=ref_scores,
-                                          y_pred=ref_pred, **{**shared, **unmeasured, **context})
+            baseline[split], _ = evaluate(catalog, judged, y_true=y_true, scores=ref_scores, y_pred=ref_pred,
+                                          **{**shared, **UNMEASURED, **context})
         out[split] = evaluate(catalog, metrics, y_true=y_true, scores=scores,
                               y_pred=predictions(scores, task.prediction, y_true.shape), **shared, **context)
     (values, failed), (validation, _) = out["test"], out["validation"]

@@ -44,13 +44,6 @@ class ConversionError(SaibenchError):
 JAX_PLATFORM = {"cpu": "cpu", "gpu": "cuda", "tpu": "tpu"}
 
 
-def _module(catalog: Catalog, kind: Any, name: str) -> Descriptor:
-    found = catalog.get(kind, name)
-    if found is None:
-        raise UsageError(f"{kind} {name!r} is no longer installed; re-run `saibench solve`")
-    return found
-
-
 def convert(catalog: Catalog, chains: Sequence[tuple[str, ...]], xs: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
     """Apply the first converter chain that runs; fall back to the next on an exception.
 
@@ -62,7 +55,7 @@ def convert(catalog: Catalog, chains: Sequence[tuple[str, ...]], xs: tuple[Any, 
         try:
             out = xs
             for name in chain:
-                fn = _module(catalog, "converter", name).fn
+                fn = catalog.require("converter", name).fn
                 out = tuple(fn(x) for x in out)
             return out, chain
         except UsageError:
@@ -154,7 +147,7 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         HardFail: a test metric crossed its hard-fail threshold.
     """
     catalog = catalog or load_catalog()
-    hardware = _module(catalog, "hardware", run.hardware)
+    hardware = catalog.require("hardware", run.hardware)
     if hardware.device is None:
         raise UsageError(f"hardware {run.hardware!r} is not available: {hardware.failure}")
     os.environ.setdefault("JAX_PLATFORMS", JAX_PLATFORM[hardware.device.platform])
@@ -173,8 +166,8 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         device = jax.devices()[0]
     if device.platform != hardware.device.platform:
         raise UsageError(f"hardware {run.hardware!r} asked for {hardware.device.platform} but JAX runs on {device.platform}")
-    problem = _module(catalog, "problem", run.problem)
-    model = _module(catalog, "model", run.model)
+    problem = catalog.require("problem", run.problem)
+    model = catalog.require("model", run.model)
     task = _task(problem)
     hyper: Mapping[str, Mapping[str, Any]] = run.hyper
 
@@ -202,15 +195,15 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
                               recorded, context)
     with phases("build"):
         layer: Layer = build(catalog, model, run.dims, hyper.get("model", {}), run.fills)
-        training: Training = _module(catalog, "trainer", run.trainer).fn(**hyper.get("trainer", {}))
-        runtime = _module(catalog, "software", run.software).runtime
+        training: Training = catalog.require("trainer", run.trainer).fn(**hyper.get("trainer", {}))
+        runtime = catalog.require("software", run.software).runtime
         compiled = compile_model(layer, run.dims, runtime.precision if runtime else "float32")
     with phases("fit"):  # compile + train, each also timed inside fit
         initial = None
         if run.init_weights:
             path = Path(run.init_weights.rsplit("#", 1)[0])
             initial = lambda fresh: weights.load(path, fresh)  # noqa: E731
-        needs_epochs = any("epochs" in _module(catalog, "metric", m).spec.needs for m in run.metrics)
+        needs_epochs = any("epochs" in catalog.require("metric", m).spec.needs for m in run.metrics)
         trained = fit(compiled, training, task, x_train, y_train, key=jax.random.key(run.seed), initial=initial, snapshots=needs_epochs,
                       validation=(x_val, y_val))  # read only by early stopping (Training.patience)
     with phases("predict"):

@@ -19,7 +19,6 @@ from typing import Any
 import attrs
 
 from ..discovery import Descriptor, load_catalog
-from ..errors import UsageError
 from ..planner import Run
 from ..results import Outcome
 from .isolate import PodOptions, isolated
@@ -54,9 +53,7 @@ def _checksum(problem: str, hyper_json: str, split: int) -> dict[str, Any]:
 
     warm = sys.modules.get("saibench_core.execute.warm")  # present when forked from the fork server
     catalog = (warm.catalog() if warm else None) or load_catalog()
-    desc = catalog.get("problem", problem)
-    if desc is None:
-        raise UsageError(f"problem {problem!r} is no longer installed; re-run `saibench solve`")
+    desc = catalog.require("problem", problem)
     data = desc.fn(**problem_arguments(desc, json.loads(hyper_json), split))
     return {"dataset_checksum": dataset_checksum(data)}
 
