@@ -35,11 +35,14 @@ class PluginFailure(SaibenchError):
 
     Args:
         reason: what happened and where, on one line.
+        detail: what the plugin code raised, without the call that raised it
+            (``Type: message (at file:line)``); ``reason`` when not given.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, detail: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.detail = reason if detail is None else detail
 
 
 def reason(exc: BaseException) -> str:
@@ -112,16 +115,15 @@ def guard(what: str) -> Iterator[None]:
     try:
         with quiet_stdout(), _telling_ctrl_c_apart():
             yield
-    except PluginFailure:
-        raise
     except KeyboardInterrupt:
         if _user_interrupted.is_set():
             raise
-        raise PluginFailure(f"{what} raised KeyboardInterrupt") from None
-    except SaibenchError:
+        raise PluginFailure(f"{what} raised KeyboardInterrupt", "KeyboardInterrupt") from None
+    except SaibenchError:  # PluginFailure included: a nested guard's keeps its own reason
         raise
     except BaseException as exc:  # noqa: BLE001 - SystemExit from plugin code must not end the command
-        raise PluginFailure(f"{what} raised {reason(exc)}") from None
+        detail = reason(exc)
+        raise PluginFailure(f"{what} raised {detail}", detail) from None
 
 
 def call_within(fn: Callable[[], T], seconds: float | None, what: str) -> T:

@@ -195,12 +195,11 @@ def _dry_run(pending: Sequence[Candidate], limit: float) -> dict[str, Verdict]:
     return verdicts
 
 
-def _died(proc: subprocess.Popen[bytes], stderr: IO[bytes]) -> str:
+def _died(proc: subprocess.Popen[bytes]) -> str:
     rc = proc.wait()
     if rc < 0:
         with contextlib.suppress(ValueError):
-            how = f"crashed with signal {signal.Signals(-rc).name}"
-            return how
+            return f"crashed with signal {signal.Signals(-rc).name}"
         return f"crashed with signal {-rc}"
     return f"ended the process with exit status {rc}"
 
@@ -237,7 +236,7 @@ def _child_run(queue: Sequence[Candidate], limit: float) -> dict[str, Verdict] |
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or not sel.select(remaining):
                         if current is None:
-                            return None if not verdicts else verdicts
+                            return verdicts or None
                         verdicts[current] = Verdict(
                             f"did not finish {phase} within {limit:g} s; if it is only slow, raise {TIMEOUT_ENV}",
                             time.monotonic() - started, limit)
@@ -245,7 +244,7 @@ def _child_run(queue: Sequence[Candidate], limit: float) -> dict[str, Verdict] |
                     chunk = os.read(proc.stdout.fileno(), 65536)
                     if not chunk:
                         if current is not None:
-                            verdicts[current] = Verdict(f"{_died(proc, stderr)} while {phase}{_tail(stderr)}", time.monotonic() - started, limit)
+                            verdicts[current] = Verdict(f"{_died(proc)} while {phase}{_tail(stderr)}", time.monotonic() - started, limit)
                         elif not verdicts:
                             return None
                         return verdicts
@@ -266,11 +265,9 @@ def _child_run(queue: Sequence[Candidate], limit: float) -> dict[str, Verdict] |
                             current, deadline = None, time.monotonic() + STARTUP_SECONDS
             finally:
                 proc.stdout.close()
-                if proc.poll() is None:
-                    with contextlib.suppress(OSError):
-                        os.killpg(proc.pid, signal.SIGKILL)
+                running = proc.poll() is None
+                # the child, if still there, and whatever a plugin started in its session
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                if running:
                     proc.wait()
-                else:
-                    # whatever a plugin started in the child's session goes with it
-                    with contextlib.suppress(OSError):
-                        os.killpg(proc.pid, signal.SIGKILL)

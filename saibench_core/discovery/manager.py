@@ -47,6 +47,11 @@ def _listed(names: set[str], ep_name: str, dist_name: str) -> bool:
     return _canonical(ep_name) in names or _canonical(dist_name) in names
 
 
+def _hook_failure(hook: str, exc: Exception) -> str:
+    """Why calling ``hook`` (``"saibench_modules()"``) under ``guard`` failed, on one line."""
+    return exc.reason if isinstance(exc, PluginFailure) else f"{hook} raised {reason(exc)}"
+
+
 class PluginManager:
     """A typed facade over ``pluggy.PluginManager`` for saibench's hooks.
 
@@ -85,23 +90,22 @@ class PluginManager:
             with guard(f"importing {ep.value!r}"):
                 plugin = ep.load()
         except PluginFailure as exc:
-            self.broken.append(Broken(ep.name, None, f"cannot import {ep.value!r}: {exc.reason.partition(' raised ')[2]}"))
+            self.broken.append(Broken(ep.name, None, f"cannot import {ep.value!r}: {exc.detail}"))
             return
         except SaibenchError as exc:  # e.g. InvalidSignature from a decorator, at import
             self.broken.append(Broken(ep.name, None, f"cannot import {ep.value!r}: {reason(exc)}"))
             return
         self.register(plugin, info)
 
-    def load_entry_points(self, distributions: Iterable[Any] | None = None, *, dry_run: bool = True) -> None:
+    def load_entry_points(self, distributions: Iterable[Any] | None = None) -> None:
         """Load every ``saibench.plugins`` entry point, honouring the block and allow lists.
 
-        An entry-point name two distributions provide is broken in both. With ``dry_run``,
-        each plugin is first loaded in a child process (see ``dryrun``); one that exits,
+        An entry-point name two distributions provide is broken in both. Each plugin is
+        first loaded in a child process (see ``dryrun``; verdicts cached); one that exits,
         crashes or hangs there is broken and not imported here.
 
         Args:
             distributions: the distributions to scan; all installed ones by default.
-            dry_run: vet plugins in a child first (verdicts cached).
         """
         blocked, allowed = _names(BLOCK_ENV) or set(), _names(ALLOW_ENV)
         seen: set[str] = set()
@@ -133,7 +137,7 @@ class PluginManager:
                     f"(pyproject.toml: [project.entry-points.\"{ENTRY_POINT_GROUP}\"]) or block one distribution by name, "
                     + " or ".join(f"{BLOCK_ENV}={i.distribution}" for _, i in claims))))
         fatal: dict[str, str] = {}
-        if dry_run and chosen:
+        if chosen:
             env = dryrun.environment(installed)
             fatal = dryrun.vet([dryrun.Candidate(i.name, ep.value, i.distribution, i.version) for ep, i in chosen], env)
         for ep, info in chosen:
@@ -154,8 +158,7 @@ class PluginManager:
                 with guard("saibench_modules()"):
                     provided = list(cast(Iterable[Callable[..., Any]], impl.function()))
             except Exception as exc:
-                text = exc.reason if isinstance(exc, PluginFailure) else f"saibench_modules() raised {reason(exc)}"
-                self.broken.append(Broken(info.name, None, text))
+                self.broken.append(Broken(info.name, None, _hook_failure("saibench_modules()", exc)))
                 continue
             found.append((info, provided))
         return found
@@ -173,8 +176,7 @@ class PluginManager:
                 with guard("saibench_preload()"):
                     given = list(cast(Iterable[object], impl.function()))
             except Exception as exc:
-                text = exc.reason if isinstance(exc, PluginFailure) else f"saibench_preload() raised {reason(exc)}"
-                self.broken.append(Broken(impl.plugin_name, None, text))
+                self.broken.append(Broken(impl.plugin_name, None, _hook_failure("saibench_preload()", exc)))
                 continue
             bad = [n for n in given if not isinstance(n, str) or not _MODULE_NAME.fullmatch(n)]
             if bad:
@@ -193,8 +195,6 @@ class PluginManager:
             self.broken.append(Broken(info.name, label, exc.reason))
         except SaibenchError as exc:
             self.broken.append(Broken(info.name, label, str(exc)))
-        except Exception as exc:
-            self.broken.append(Broken(info.name, label, f"describing raised {reason(exc)}"))
         return None
 
     def catalog(self) -> Catalog:

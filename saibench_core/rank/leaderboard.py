@@ -18,7 +18,8 @@ Policy, stated in every table and JSON entry:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
@@ -27,7 +28,7 @@ from ..discovery import Catalog, Descriptor
 from ..planner import Run
 from ..results import Record
 from . import values
-from .repetitions import configuration, describe, latest, references
+from .repetitions import describe, latest_by_configuration, references
 from .tuned import SELECTED_ON, select
 
 RANKED_ON = "median metrics over ok repetitions; failed ones listed, configuration flagged"
@@ -38,13 +39,20 @@ def _order(rec: Record) -> tuple[int, int]:
     return rec.run.seed, rec.run.split
 
 
-def _score(ranking: Descriptor, metrics: dict[str, float], run: Run, what: str = "") -> float:
-    """``values.score`` that names the run it failed on."""
+@contextlib.contextmanager
+def _failing_on(run: Run, what: str = "") -> Iterator[None]:
+    """A ``values.RankingFailed`` raised within names the run it failed on."""
     try:
-        return values.score(ranking.fn, ranking.spec.metrics, metrics)
+        yield
     except values.RankingFailed as exc:
         label = f"{run.problem} × {run.model_label} by {run.trainer}, seed {run.seed} split {run.split}"
         raise values.RankingFailed(f"failed on {what}run {label}: {exc}") from None
+
+
+def _medians(records: tuple[Record, ...]) -> dict[str, float]:
+    """Median of each metric over ``records`` (NaN: measured in none)."""
+    names = sorted({m for r in records for m in r.metrics})
+    return {m: values.median(r.metrics.get(m, values.NAN) for r in records) for m in names}
 
 
 @attrs.frozen
@@ -54,7 +62,9 @@ class Entry:
     ``records`` are its ok repetitions, ``failed`` its failed ones (both by seed, split);
     ``scores`` the ranking's score of each ok repetition; ``score`` the ranking's score of the
     median metrics; ``place`` its rank within its problem (``None``: unranked);
-    ``validation_score`` the score of its median validation metrics (``rank --tuned``).
+    ``validation_score`` the score of its median validation metrics (``rank --tuned``);
+    ``metrics`` and ``spread`` the median and ``(min, max)`` of each metric over the ok
+    repetitions (NaN: measured in none), computed from ``records`` once.
     """
 
     records: tuple[Record, ...]
@@ -64,6 +74,14 @@ class Entry:
     place: int | None = None
     validation_score: float | None = None
     reference: str = ""  # the reference baseline's name: a row that is never placed
+    metrics: dict[str, float] = attrs.field(init=False, eq=False, repr=False)
+    spread: dict[str, tuple[float, float]] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        metrics = _medians(self.records)
+        object.__setattr__(self, "metrics", metrics)
+        object.__setattr__(self, "spread", {m: values.span(r.metrics.get(m, values.NAN) for r in self.records)
+                                            for m in metrics})
 
     @classmethod
     def of(cls, ranking: Descriptor, records: Iterable[Record]) -> Entry:
@@ -71,9 +89,15 @@ class Entry:
         ok = tuple(sorted((r for r in records if r.status == "ok"), key=_order))
         failed = tuple(sorted((r for r in records if r.status != "ok"), key=_order))
         names = ranking.spec.metrics
-        per_rep = tuple(_score(ranking, r.metrics, r.run) for r in ok)
-        median = {m: values.median(r.metrics.get(m, values.NAN) for r in ok) for m in names}
-        return cls(ok, failed, per_rep, _score(ranking, median, ok[0].run, "the median metrics of ") if ok else values.NAN)
+        per_rep = []
+        for r in ok:
+            with _failing_on(r.run):
+                per_rep.append(values.score(ranking.fn, names, r.metrics))
+        if not ok:
+            return cls(ok, failed, (), values.NAN)
+        with _failing_on(ok[0].run, "the median metrics of "):
+            median = values.median_score(ranking.fn, names, (r.metrics for r in ok))
+        return cls(ok, failed, tuple(per_rep), median)
 
     @classmethod
     def of_reference(cls, ranking: Descriptor, records: Iterable[Record]) -> Entry | None:
@@ -126,17 +150,6 @@ class Entry:
     def score_range(self) -> tuple[float, float]:
         return values.span(self.scores)
 
-    @property
-    def metrics(self) -> dict[str, float]:
-        """Median of each metric over the ok repetitions (NaN: measured in none)."""
-        names = sorted({m for r in self.records for m in r.metrics})
-        return {m: values.median(r.metrics.get(m, values.NAN) for r in self.records) for m in names}
-
-    @property
-    def spread(self) -> dict[str, tuple[float, float]]:
-        """``(min, max)`` of each metric over the ok repetitions."""
-        return {m: values.span(r.metrics.get(m, values.NAN) for r in self.records) for m in self.metrics}
-
     def to_json(self) -> dict[str, Any]:
         """Roles, hyperparameters, repetitions (what varied, which failed and why), median
         metrics, spreads and score. Non-finite floats are left as they are: encode with
@@ -146,7 +159,7 @@ class Entry:
             return {"problem": run["problem"], "reference": self.reference, "model": self.label, "place": None,
                     "hyperparameters": {"problem": run["hyperparameters"].get("problem", {})},
                     "ranked_on": "unranked: the problem's reference baseline, median over splits",
-                    "splits": list(self.splits), "metrics": self.metrics,
+                    "splits": list(self.splits), "metrics": dict(self.metrics),
                     "spread": {m: list(v) for m, v in self.spread.items()}, "score": self.score,
                     "score_range": list(self.score_range), "scores": list(self.scores)}
         keep = ("problem", "model", "trainer", "software", "hardware", "chain", "fills", "hyperparameters")
@@ -156,7 +169,7 @@ class Entry:
         tuned = {} if self.validation_score is None else {"validation_score": self.validation_score, "selected_on": SELECTED_ON}
         return {**{k: run[k] for k in keep}, "place": self.place, "flagged": self.flagged, "ranked_on": RANKED_ON,
                 "varied": self.varied, "seeds": list(self.seeds), "splits": list(self.splits),
-                "ok": len(self.records), "failed": failed, "metrics": self.metrics,
+                "ok": len(self.records), "failed": failed, "metrics": dict(self.metrics),
                 "spread": {m: list(v) for m, v in self.spread.items()}, "score": self.score,
                 "score_range": list(self.score_range), "scores": list(self.scores), **tuned}
 
@@ -217,28 +230,39 @@ def leaderboard(ranking: Descriptor, records: Iterable[Record], *, tuned: bool =
         tuned: keep one hyperparameter point per configuration, chosen on validation
             (see ``rank.tuned``).
     """
+    return _board(ranking, *_prepared(records), tuned=tuned)
+
+
+def leaderboards(catalog: Catalog, records: Iterable[Record], *, tuned: bool = False) -> list[Leaderboard]:
+    """One leaderboard per installed ranking module."""
+    keyed, baselines = _prepared(records)
+    return [_board(r, keyed, baselines, tuned=tuned) for r in catalog.of("ranking")]
+
+
+def _prepared(records: Iterable[Record]) -> tuple[list[tuple[str, Record]], list[list[Record]]]:
+    """What no ranking changes: the repetitions kept (the last stored of each) with their
+    configurations, and the stored reference baselines of each problem variant."""
     stored = list(records)
+    return latest_by_configuration(stored), list(references(stored).values())
+
+
+def _board(ranking: Descriptor, keyed: Iterable[tuple[str, Record]], baselines: Iterable[list[Record]], *,
+           tuned: bool) -> Leaderboard:
+    """``leaderboard`` over what ``_prepared`` made of the records."""
     groups: dict[str, list[Record]] = {}
-    for rec in latest(stored):
+    for config, rec in keyed:
         if _applies(ranking, rec):
-            groups.setdefault(configuration(rec.run), []).append(rec)
+            groups.setdefault(config, []).append(rec)
     notes: tuple[str, ...] = ()
     try:
         entries = [Entry.of(ranking, g) for g in groups.values()]
         if tuned:
             entries, notes = select(ranking, entries)
         shown = {e.run.problem for e in entries}
-        baselines = (Entry.of_reference(ranking, g) for g in references(stored).values())
-        rows = tuple(e for e in baselines if e is not None and e.run.problem in shown)
+        references_of = (Entry.of_reference(ranking, g) for g in baselines)
+        rows = tuple(e for e in references_of if e is not None and e.run.problem in shown)
     except values.RankingFailed as exc:
         # one ranking's fault fails only its board, with one note; the other boards stand
         fix = f"fix ranking {ranking.name!r} or block plugin {ranking.plugin!r} with SAIBENCH_BLOCK_PLUGINS"
-        note = str(exc) if str(exc).startswith("failed on") else f"failed on the validation metrics: {exc}"
-        return Leaderboard(ranking, (), tuned, (SELECTED_ON,) * tuned + (f"{note}; {fix}",))
+        return Leaderboard(ranking, (), tuned, (SELECTED_ON,) * tuned + (f"{exc}; {fix}",))
     return Leaderboard(ranking, place(entries), tuned, notes, rows)
-
-
-def leaderboards(catalog: Catalog, records: Iterable[Record], *, tuned: bool = False) -> list[Leaderboard]:
-    """One leaderboard per installed ranking module."""
-    stored = list(records)
-    return [leaderboard(r, stored, tuned=tuned) for r in catalog.of("ranking")]

@@ -16,12 +16,16 @@ from ..results import Record
 VARIED = ("seed", "split", "dataset_checksum")
 
 
-def configuration(run: Run) -> str:
-    """What identifies a configuration across repetitions: the run without its seed and split."""
+def _unvaried(run: Run) -> dict[str, Any]:
     spec = run.to_json()
     for name in VARIED:
         spec.pop(name, None)
-    return json.dumps(spec, sort_keys=True, default=str)
+    return spec
+
+
+def configuration(run: Run) -> str:
+    """What identifies a configuration across repetitions: the run without its seed and split."""
+    return json.dumps(_unvaried(run), sort_keys=True, default=str)
 
 
 def _untuned(fill: dict[str, Any]) -> dict[str, Any]:
@@ -32,19 +36,25 @@ def tuning_group(run: Run) -> str:
     """What ``rank --tuned`` chooses a grid point within: the configuration less the model's,
     its fills' and the trainer's hyperparameters (and the dims they bind). A problem's
     hyperparameters define a variant of the problem, so they are kept."""
-    spec = json.loads(configuration(run))
+    spec = _unvaried(run)
     spec["hyperparameters"] = {"problem": spec["hyperparameters"].get("problem", {})}
     spec["dims"] = {}
     spec["fills"] = [_untuned(f) for f in spec["fills"]]
-    return json.dumps(spec, sort_keys=True)
+    return json.dumps(spec, sort_keys=True, default=str)
 
 
 def latest(records: Iterable[Record]) -> list[Record]:
     """One record per repetition (configuration, seed, split): the last stored, so a run
     stored again under a new cache key replaces the old one instead of counting twice."""
-    kept: dict[tuple[str, int, int], Record] = {}
+    return [rec for _, rec in latest_by_configuration(records)]
+
+
+def latest_by_configuration(records: Iterable[Record]) -> list[tuple[str, Record]]:
+    """``latest``, each record with its ``configuration``."""
+    kept: dict[tuple[str, int, int], tuple[str, Record]] = {}
     for rec in records:
-        kept[configuration(rec.run), rec.run.seed, rec.run.split] = rec
+        config = configuration(rec.run)
+        kept[config, rec.run.seed, rec.run.split] = (config, rec)
     return list(kept.values())
 
 

@@ -32,13 +32,18 @@ def _validation(rec: Record) -> dict[str, float] | None:
 
 def validation_score(ranking: Descriptor, entry: Entry) -> float | None:
     """The ranking's score of ``entry``'s median validation metrics over its ok repetitions
-    that have them; ``None`` when none has."""
+    that have them; ``None`` when none has.
+
+    Raises:
+        values.RankingFailed: the ranking failed on them (the message says so).
+    """
     measured = [v for v in map(_validation, entry.records) if v is not None]
     if not measured:
         return None
-    names = ranking.spec.metrics
-    median = {m: values.median(v.get(m, values.NAN) for v in measured) for m in names}
-    return values.score(ranking.fn, names, median)
+    try:
+        return values.median_score(ranking.fn, ranking.spec.metrics, measured)
+    except values.RankingFailed as exc:
+        raise values.RankingFailed(f"failed on the validation metrics: {exc}") from None
 
 
 def select(ranking: Descriptor, entries: Sequence[Entry]) -> tuple[list[Entry], tuple[str, ...]]:

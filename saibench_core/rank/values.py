@@ -60,7 +60,7 @@ def score(fn: Callable[[Mapping[str, float]], float], names: Iterable[str], valu
         with guard("the ranking function"):
             result = fn(picked)
     except PluginFailure as exc:
-        raise RankingFailed(exc.reason.replace("the ranking function raised ", "")) from None
+        raise RankingFailed(exc.detail) from None
     except SaibenchError as exc:
         raise RankingFailed(f"{type(exc).__name__}: {exc}") from None
     if isinstance(result, bool) or not isinstance(result, numbers.Real):
@@ -69,6 +69,18 @@ def score(fn: Callable[[Mapping[str, float]], float], names: Iterable[str], valu
     if math.isnan(value):
         raise RankingFailed("returned NaN from measured metrics; a ranking returns a number (inf: never reached)")
     return value
+
+
+def median_score(fn: Callable[[Mapping[str, float]], float], names: Iterable[str],
+                 repetitions: Iterable[Mapping[str, float]]) -> float:
+    """``score`` of the median of each of ``names`` over ``repetitions`` (metric dicts; a
+    metric one of them lacks counts as not measured there).
+
+    Raises:
+        RankingFailed: as ``score``.
+    """
+    names, repetitions = tuple(names), list(repetitions)
+    return score(fn, names, {m: median(r.get(m, NAN) for r in repetitions) for m in names})
 
 
 def ranks(value: float) -> bool:

@@ -81,9 +81,10 @@ class Holder:
         namespace = ""
         with contextlib.suppress(OSError):
             namespace = os.readlink("/proc/self/ns/pid")
-        machine = f"{_read('/proc/sys/kernel/random/boot_id') or socket.gethostname()}/{namespace}"
+        host = socket.gethostname()
+        machine = f"{_read('/proc/sys/kernel/random/boot_id') or host}/{namespace}"
         stat = _proc_stat(os.getpid())
-        return cls(socket.gethostname(), machine, os.getpid(), stat[1] if stat else 0)
+        return cls(host, machine, os.getpid(), stat[1] if stat else 0)
 
     def gone(self) -> bool:
         """Whether this process has ended (only meaningful on the machine it ran on)."""

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import StoreError
-from .claims import CLAIMS_TABLE
+from .claims import CLAIM_COLUMNS, CLAIMS_TABLE
 
 SCHEMA_VERSION = 1
 """Version 0: ``runs`` alone. Version 1: adds ``meta`` (this version) and ``claims``."""
@@ -40,7 +40,7 @@ COLUMNS = {
     "runs": ["key", "problem", "model", "trainer", "software", "hardware", "seed", "spec", "status", "reason",
              "metrics", "details", "wall_seconds", "finished_at"],
     "meta": ["key", "value"],
-    "claims": ["key", "owner", "host", "machine", "pid", "pid_started", "claimed_at", "heartbeat"],
+    "claims": CLAIM_COLUMNS.split(", "),
 }
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT = 30.0  # seconds a statement waits for another runner's write lock
@@ -211,19 +211,27 @@ def _version(path: Path, db: sqlite3.Connection) -> int | None:
     return version
 
 
-def _prepare(db: sqlite3.Connection, version: int | None) -> None:
-    """WAL, then the tables at ``SCHEMA_VERSION``, in one transaction that also proves a
-    write goes through (a read-only file or folder fails here, before any run)."""
-    db.execute("PRAGMA journal_mode=WAL")
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taken up front (``BEGIN IMMEDIATE``) so that what it reads
+    cannot change before it writes; committed at the end, rolled back on any exception."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        if version != SCHEMA_VERSION:
-            for table in (RUNS_TABLE, META_TABLE, CLAIMS_TABLE):
-                db.execute(table)
-            db.execute("CREATE INDEX IF NOT EXISTS claims_owner ON claims (owner)")
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        yield db
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+def _prepare(db: sqlite3.Connection, version: int | None) -> None:
+    """WAL, then the tables at ``SCHEMA_VERSION``, in one transaction that also proves a
+    write goes through (a read-only file or folder fails here, before any run)."""
+    db.execute("PRAGMA journal_mode=WAL")
+    with transaction(db):
+        if version != SCHEMA_VERSION:
+            for table in (RUNS_TABLE, META_TABLE, CLAIMS_TABLE):
+                db.execute(table)
+            db.execute("CREATE INDEX IF NOT EXISTS claims_owner ON claims (owner)")
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))

@@ -29,7 +29,7 @@ from ..errors import StoreError, UsageError
 from ..planner import Run
 from .claims import CLAIM_COLUMNS, LEASE_SECONDS, Claim, Heartbeat, Holder, refresh
 from .outcome import Outcome
-from .schema import connect, sqlite_errors
+from .schema import connect, sqlite_errors, transaction
 
 SEED_MAX = 2**63 - 1 - 2**32
 """The largest ``--seed``: SQLite stores 64-bit signed integers, and ``--repeat`` adds up
@@ -82,9 +82,10 @@ class Store:
         self.writable = not readonly
         self.lease = lease
         self._db = connect(self.path, writable=self.writable)
-        self._holder = Holder.current()
         self._owner = uuid.uuid4().hex  # one per open store: two stores in one process are two runners
-        self._heartbeat = Heartbeat(self.path, self._owner, interval=lease / 4)
+        if self.writable:  # only a writable store claims runs (``_write`` refuses the others)
+            self._holder = Holder.current()
+            self._heartbeat = Heartbeat(self.path, self._owner, interval=lease / 4)
 
     @classmethod
     def open_readonly(cls, path: Path | str) -> Store:
@@ -104,8 +105,8 @@ class Store:
 
     def close(self) -> None:
         """Drop this store's claims and close the connection."""
-        self._heartbeat.stop()
         if self.writable:
+            self._heartbeat.stop()
             # best effort: a claim left behind (database gone, disk full) is void as soon
             # as this process has exited, and raising here would hide the error that
             # brought the runner down
@@ -120,21 +121,16 @@ class Store:
         if not self.writable:
             raise StoreError(f"results database {str(self.path)!r}: {doing} failed: it was opened read-only; "
                              "open it with Store(path) to write", path=str(self.path))
-        with sqlite_errors(self.path, doing):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+        with sqlite_errors(self.path, doing), transaction(self._db) as db:
+            yield db
+
+    def _stored_ok(self, key: str) -> bool:
+        return self._db.execute("SELECT 1 FROM runs WHERE key = ? AND status = 'ok'", (key,)).fetchone() is not None
 
     def done(self, key: str) -> bool:
         """Whether a successful run with this key is stored."""
         with sqlite_errors(self.path, "looking up a run"):
-            row = self._db.execute("SELECT 1 FROM runs WHERE key = ? AND status = 'ok'", (key,)).fetchone()
-        return row is not None
+            return self._stored_ok(key)
 
     def claim(self, key: str) -> bool:
         """Take the run ``key`` for this runner before starting it.
@@ -145,7 +141,7 @@ class Store:
         A claim of a runner that died is void and taken over (see ``claims``).
         """
         with self._write("claiming a run") as db:
-            if db.execute("SELECT 1 FROM runs WHERE key = ? AND status = 'ok'", (key,)).fetchone():
+            if self._stored_ok(key):
                 return False
             held = self._claim_row(key)
             if held is not None and held.owner != self._owner \
