@@ -24,6 +24,7 @@ from rich.text import Text
 import saibench_core as sb
 
 from ._api.plan import VARY
+from ._api.rank import STATUSES
 from .cli_validate import FiniteFloat
 from .discovery import BLOCK_ENV, Catalog, load_catalog
 from .errors import InvalidInput, SaibenchError
@@ -401,7 +402,7 @@ def results() -> None:
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Results database (default: user data dir).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
-@click.option("--status", type=click.Choice(["ok", "failed"]), help="Only runs with this status.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only runs with this status.")
 def export_results(db: Path | None, fmt: str, output: Path, status: str | None) -> None:
     """Write every stored run as one row: roles, seed, hyperparameters, status, metrics."""
     n = sb.export(output, format=fmt, db=db, status=status)

@@ -6,10 +6,11 @@ The checks of what the options name (paths, the scheduler address) are the API's
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import click
+
+from ._api.inputs import finite_above, finite_bound
 
 
 class FiniteFloat(click.ParamType[float]):
@@ -29,7 +30,6 @@ class FiniteFloat(click.ParamType[float]):
             number = float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a number", param, ctx)
-        bound = f"{'>' if self.open else '>='} {self.minimum:g}"
-        if not math.isfinite(number) or number < self.minimum or (self.open and number == self.minimum):
-            self.fail(f"{value!r} is not a finite number {bound}", param, ctx)
+        if not finite_above(number, self.minimum, open=self.open):
+            self.fail(f"{value!r} is not a finite number {finite_bound(self.minimum, open=self.open)}", param, ctx)
         return number

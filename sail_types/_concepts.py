@@ -22,18 +22,16 @@ LOSSES = ("cross_entropy", "squared_error", "absolute_error")
 PREDICTIONS = ("argmax", "identity")
 
 
-def _check_loss(loss: object) -> object:
+def _check_loss(task: object, attribute: object, loss: str | Callable[..., Any] | None) -> None:
     if loss is not None and not callable(loss) and loss not in LOSSES:
         raise InvalidSignature(repr(loss), f"a task's loss is one of {', '.join(LOSSES)}, or a callable "
                                "loss(outputs, targets) -> per-sample losses written with jax.numpy")
-    return loss
 
 
-def _check_prediction(prediction: object) -> object:
+def _check_prediction(task: object, attribute: object, prediction: str | None) -> None:
     if prediction is not None and prediction not in PREDICTIONS:
         raise InvalidSignature(repr(prediction), f"a task's prediction is one of {', '.join(PREDICTIONS)}: 'argmax' "
                                "turns per-class scores into a class index, 'identity' keeps the output as it is")
-    return prediction
 
 
 @attrs.frozen(repr=False)
@@ -61,8 +59,8 @@ class Task:
     """
 
     name: str
-    loss: str | Callable[..., Any] | None = attrs.field(default=None, validator=lambda _, __, v: _check_loss(v))
-    prediction: str | None = attrs.field(default=None, validator=lambda _, __, v: _check_prediction(v))
+    loss: str | Callable[..., Any] | None = attrs.field(default=None, validator=_check_loss)
+    prediction: str | None = attrs.field(default=None, validator=_check_prediction)
     refines: Task | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -76,7 +74,7 @@ class Task:
         """This task, then each task it refines, most general last."""
         chain: list[Task] = []
         task: Task | None = self
-        while task is not None and task not in chain:
+        while task is not None:
             chain.append(task)
             task = task.refines
         return tuple(chain)

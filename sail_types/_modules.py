@@ -82,9 +82,11 @@ def _int_to_float(value: Any) -> Any:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _real(value: object, what: str, who: str, fix: str) -> float:
+def _real(value: object, what: str, who: str, fix: str, *, nonnegative: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidValue(who, f"{what} {value!r} is not a finite number; {fix}")
+    if nonnegative and value < 0:
+        raise InvalidValue(who, f"{what} {value!r} is negative; {fix}")
     return float(value)
 
 
@@ -122,7 +124,7 @@ class ModuleSpec:
                                "or define one: MyTask = Task('MyTask', refines=Regress)")
         if self.kind in ("problem", "model") and self.task is None:
             raise InvalidValue(who, "needs task=..., e.g. task=Classify")
-        if not isinstance(self.tasks, tuple) or not all(isinstance(t, Task) for t in self.tasks):
+        if not all(isinstance(t, Task) for t in self.tasks):
             raise InvalidValue(who, f"tasks={self.tasks!r} must be a tuple of Task, e.g. tasks=(Classify, Regress)")
         if self.problem_kind not in ("cases", "class", "setting"):
             raise InvalidValue(who, f"kind={self.problem_kind!r} must be 'cases', 'class' or 'setting'")
@@ -130,13 +132,9 @@ class ModuleSpec:
             raise InvalidValue(who, f"goal={self.goal!r} must be 'max' (larger is better) or 'min'")
         if not isinstance(self.unit, str) or _CONTROL.search(self.unit):
             raise InvalidValue(who, f"unit={self.unit!r} must be a str without control characters, e.g. unit='s'")
-        _real(self.cost, "cost", who, "a converter's cost is >= 0, e.g. cost=1.0")
-        if self.cost < 0:
-            raise InvalidValue(who, f"cost {self.cost!r} is negative; a converter's cost is >= 0, e.g. cost=1.0")
+        _real(self.cost, "cost", who, "a converter's cost is >= 0, e.g. cost=1.0", nonnegative=True)
         if self.hard_fail is not None:
             _real(self.hard_fail, "hard_fail", who, "e.g. hard_fail=0.5, or leave it out")
-        if not isinstance(self.metrics, tuple):
-            raise InvalidValue(who, f"metrics={self.metrics!r} must be a tuple of metric names, e.g. metrics=('accuracy',)")
         for m in self.metrics:
             check_name(m, "metric", who)
 

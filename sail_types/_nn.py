@@ -53,7 +53,33 @@ class Linear(Layer):
 
 
 @attrs.frozen
-class _Activation(Layer):
+class _Parameterless(Layer):
+    """A layer without parameters (a base of the built-ins only: a plugin's layer is sized
+    by tracing its ``init`` unless it says otherwise)."""
+
+    def parameter_count(self, shape: Shape, dims: Dims) -> int:
+        """None."""
+        return 0
+
+
+@attrs.frozen
+class _ScaleShift(Layer):
+    """A learned scale and shift per feature of the last axis, after a normalisation."""
+
+    def parameter_count(self, shape: Shape, dims: Dims) -> int:
+        """A scale and a shift per feature (channel)."""
+        return 2 * shape[-1]
+
+    def init(self, key: Array, shape: Shape, dims: Dims) -> Params:
+        """``{"scale": ones, "shift": zeros}`` over the last axis, once ``shape`` is checked."""
+        import jax.numpy as jnp
+
+        self.output_shape(shape, dims)
+        return {"scale": jnp.ones(shape[-1:], jnp.float32), "shift": jnp.zeros(shape[-1:], jnp.float32)}
+
+
+@attrs.frozen
+class _Activation(_Parameterless):
     """An elementwise function without parameters."""
 
     function: ClassVar[str] = ""
@@ -61,10 +87,6 @@ class _Activation(Layer):
     def output_shape(self, shape: Shape, dims: Dims) -> Shape:
         """The input shape."""
         return shape
-
-    def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """None."""
-        return 0
 
     def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
         """The activation, elementwise (softmax: over the last axis)."""
@@ -117,16 +139,12 @@ class Identity(_Activation):
 
 
 @attrs.frozen
-class Flatten(Layer):
+class Flatten(_Parameterless):
     """All axes of a sample into one."""
 
     def output_shape(self, shape: Shape, dims: Dims) -> Shape:
         """``(prod(shape),)``."""
         return (math.prod(shape),)
-
-    def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """None."""
-        return 0
 
     def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
         """Each sample reshaped to one axis."""
@@ -134,7 +152,7 @@ class Flatten(Layer):
 
 
 @attrs.frozen
-class LayerNorm(Layer):
+class LayerNorm(_ScaleShift):
     """Normalise the last axis to zero mean and unit variance, then a learned scale and
     shift (Ba et al., 2016)."""
 
@@ -143,16 +161,6 @@ class LayerNorm(Layer):
     def output_shape(self, shape: Shape, dims: Dims) -> Shape:
         """The input shape."""
         return shape
-
-    def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """A scale and a shift per feature."""
-        return 2 * shape[-1]
-
-    def init(self, key: Array, shape: Shape, dims: Dims) -> Params:
-        """``{"scale": ones, "shift": zeros}`` over the last axis."""
-        import jax.numpy as jnp
-
-        return {"scale": jnp.ones(shape[-1:], jnp.float32), "shift": jnp.zeros(shape[-1:], jnp.float32)}
 
     def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
         """``(x - mean) / sqrt(var + epsilon) * scale + shift`` over the last axis."""
@@ -164,7 +172,7 @@ class LayerNorm(Layer):
 
 
 @attrs.frozen
-class Dropout(Layer):
+class Dropout(_Parameterless):
     """Zero each value with probability ``rate`` while training, scaling the kept ones by
     ``1 / (1 - rate)`` (Srivastava et al., 2014); the identity at inference."""
 
@@ -173,10 +181,6 @@ class Dropout(Layer):
     def output_shape(self, shape: Shape, dims: Dims) -> Shape:
         """The input shape."""
         return shape
-
-    def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """None."""
-        return 0
 
     def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
         """``x`` at inference (``key is None``); a random mask of ``x`` while training."""
@@ -190,7 +194,7 @@ class Dropout(Layer):
 
 
 @attrs.frozen
-class Slice(Layer):
+class Slice(_Parameterless):
     """Part of one sample axis: ``Slice(-1)`` is the last step of a ``(t, d)`` sequence (the
     axis dropped), ``Slice(0, 3, axis=-1)`` its first three channels (the axis kept).
 
@@ -220,10 +224,6 @@ class Slice(Layer):
         if kept == 0:
             raise InvalidSignature(repr(self), f"keeps nothing of axis {self.axis} of samples of shape {shape}")
         return shape[:axis] + (kept,) + shape[axis + 1:]
-
-    def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """None."""
-        return 0
 
     def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
         """The slice of every sample."""

@@ -8,6 +8,7 @@ import attrs
 
 from ._errors import InvalidSignature
 from ._layer import Array, Dims, Layer, Params, Shape, split_key
+from ._nn import _Parameterless
 
 __all__ = ["Concat", "Map", "Pipeline", "Residual", "Sum"]
 
@@ -154,16 +155,12 @@ class Map(Layer):
 
 
 @attrs.frozen
-class Sum(Layer):
+class Sum(_Parameterless):
     """Sum over the elements of a set: a permutation-invariant pooling."""
 
     def output_shape(self, shape: Shape, dims: Dims) -> Shape:
         """The element shape."""
         return shape[1:]
-
-    def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """None."""
-        return 0
 
     def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
         """The sum over the first sample axis."""

@@ -8,7 +8,7 @@ import attrs
 
 from ._errors import InvalidSignature
 from ._layer import Array, Dims, Layer, Params, Shape
-from ._nn import Dropout, Gelu, LayerNorm, Linear
+from ._nn import Dropout, Gelu, LayerNorm, Linear, _Parameterless
 from ._nn_compose import Pipeline, Residual
 from ._types import Dim, _check_dim, evaluate_dim
 
@@ -130,8 +130,8 @@ class SelfAttention(Layer):
         return shape
 
     def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """Four ``d x d`` projections and their biases."""
-        return 4 * (shape[-1] ** 2 + shape[-1])
+        """Four ``d x d`` projections and their biases: ``init``'s four ``Linear(d)``."""
+        return 4 * Linear(shape[-1]).parameter_count(shape, dims)
 
     def init(self, key: Array, shape: Shape, dims: Dims) -> Params:
         """``{"q", "k", "v", "o"}``, each a ``Linear(d)``'s ``{"w", "b"}``."""
@@ -196,7 +196,7 @@ class TransformerEncoder(Layer):
 
 
 @attrs.frozen
-class PositionalEncoding(Layer):
+class PositionalEncoding(_Parameterless):
     """Adds the sinusoidal position code of Vaswani et al. (2017) to ``(t, d)`` samples:
     feature ``i`` of step ``p`` gains ``sin`` (even ``i``) or ``cos`` (odd ``i``) of
     ``p / 10000^(2⌊i/2⌋/d)``. Parameter-free."""
@@ -205,10 +205,6 @@ class PositionalEncoding(Layer):
         """The input shape."""
         _sequence(self, shape)
         return shape
-
-    def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """None."""
-        return 0
 
     def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
         """``x`` plus the code."""

@@ -6,6 +6,7 @@ import attrs
 
 from ._errors import InvalidSignature
 from ._layer import Array, Dims, Layer, Params, Shape
+from ._nn import _Parameterless, _ScaleShift
 from ._types import Dim, _check_dim, evaluate_dim
 
 __all__ = ["AvgPool", "Conv", "ConvTranspose", "GroupNorm", "MaxPool", "Upsample"]
@@ -87,9 +88,8 @@ class ConvTranspose(Layer):
         return tuple(self._lengths(s, kernel)[0] for s in shape[:-1]) + (evaluate_dim(self.features, dims),)
 
     def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """A ``kernel^spatial x in x features`` kernel and ``features`` biases."""
-        kernel, features = evaluate_dim(self.kernel, dims), evaluate_dim(self.features, dims)
-        return int(kernel ** (len(shape) - 1)) * shape[-1] * features + features
+        """A ``kernel^spatial x in x features`` kernel and ``features`` biases: a ``Conv``'s."""
+        return Conv(self.features, self.kernel).parameter_count(shape, dims)
 
     def init(self, key: Array, shape: Shape, dims: Dims) -> Params:
         """``{"w": (*kernel, in, features), "b": (features,)}``, LeCun-normal weights."""
@@ -113,17 +113,13 @@ class ConvTranspose(Layer):
 
 
 @attrs.frozen
-class _Pool(Layer):
+class _Pool(_Parameterless):
     window: int = 2
 
     def output_shape(self, shape: Shape, dims: Dims) -> Shape:
         """Spatial axes divided by the window, channels kept."""
         _spatial(self, shape)
         return tuple(s // self.window for s in shape[:-1]) + shape[-1:]
-
-    def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """None."""
-        return 0
 
 
 @attrs.frozen
@@ -153,7 +149,7 @@ class AvgPool(_Pool):
 
 
 @attrs.frozen
-class Upsample(Layer):
+class Upsample(_Parameterless):
     """Nearest-neighbour up-sampling: each position repeated ``factor`` times on every
     spatial axis (parameter-free; follow it with a ``Conv`` to learn the up-sampling)."""
 
@@ -164,10 +160,6 @@ class Upsample(Layer):
         _spatial(self, shape)
         return tuple(s * self.factor for s in shape[:-1]) + shape[-1:]
 
-    def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """None."""
-        return 0
-
     def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
         """Every spatial axis repeated."""
         for axis in range(1, x.ndim - 1):
@@ -176,7 +168,7 @@ class Upsample(Layer):
 
 
 @attrs.frozen
-class GroupNorm(Layer):
+class GroupNorm(_ScaleShift):
     """Normalise each sample over its spatial axes and ``groups`` groups of channels, then a
     learned scale and shift per channel (Wu and He, 2018): batch-independent, stateless."""
 
@@ -189,17 +181,6 @@ class GroupNorm(Layer):
         if shape[-1] % groups:
             raise InvalidSignature(repr(self), f"{shape[-1]} channels do not divide into {groups} groups")
         return shape
-
-    def parameter_count(self, shape: Shape, dims: Dims) -> int:
-        """A scale and a shift per channel."""
-        return 2 * shape[-1]
-
-    def init(self, key: Array, shape: Shape, dims: Dims) -> Params:
-        """``{"scale": ones, "shift": zeros}`` over the channels."""
-        import jax.numpy as jnp
-
-        self.output_shape(shape, dims)
-        return {"scale": jnp.ones(shape[-1:], jnp.float32), "shift": jnp.zeros(shape[-1:], jnp.float32)}
 
     def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
         """Each group standardised over its spatial positions and channels."""

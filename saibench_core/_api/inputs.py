@@ -39,18 +39,28 @@ def integer(parameter: str, value: object, minimum: int, maximum: int | None = N
     return value
 
 
+def finite_bound(minimum: float, *, open: bool = False) -> str:
+    """The bound of ``finite_above`` as messages state it: ``">= 1"``, ``"> 0"``."""
+    return f"{'>' if open else '>='} {minimum:g}"
+
+
+def finite_above(number: float, minimum: float, *, open: bool = False) -> bool:
+    """Whether ``number`` is finite and above ``minimum`` (``open``: strictly); NaN is not."""
+    return math.isfinite(number) and (number > minimum if open else number >= minimum)
+
+
 def finite(parameter: str, value: object, minimum: float, *, open: bool = False) -> float:
     """``value`` as a float once it is finite and above ``minimum`` (``open``: strictly).
 
     Raises:
         InvalidInput: it is not a number, not finite (NaN would disable the limit) or too small.
     """
-    bound = f"{'>' if open else '>='} {minimum:g}"
+    bound = finite_bound(minimum, open=open)
     try:
         number = float(value)  # type: ignore[arg-type]  # anything float() takes; the rest is the error below
     except (TypeError, ValueError):
         raise InvalidInput(parameter, value, P.WHERE, f" is not a number; give a finite number {bound}") from None
-    if isinstance(value, bool) or not math.isfinite(number) or number < minimum or (open and number == minimum):
+    if isinstance(value, bool) or not finite_above(number, minimum, open=open):
         raise InvalidInput(parameter, value, P.WHERE, f" is not a finite number {bound}; give one that is")
     return number
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
 from sail_types._modules import ModuleKind
 
-from ..check import Finding
 from ..discovery import Catalog, Descriptor, load_catalog
 from ..errors import UsageError
 from ..planner import ROLES, LeftOut, Planner, Run, sample, select
 from ..planner.rules import Reason
 from ..results import SEED_MAX
 from . import inputs
+
+if TYPE_CHECKING:
+    from ..check import Finding
 
 VARY = ("seed", "split", "both")
 Globs = str | Sequence[str]
@@ -71,9 +74,8 @@ class Plan:
 
     def count(self) -> int:
         """How many runs, counted without making them (``saibench solve --count``)."""
-        if self.max_runs is not None:
-            return sum(1 for _ in self.stream())
-        return sum(1 for _ in self.planner.tuples(seeds=self.repetitions))
+        n = sum(1 for _ in self.planner.tuples(seeds=self.repetitions))
+        return n if self.max_runs is None else min(n, self.max_runs)
 
     def left_out(self) -> Iterator[LeftOut]:
         """What yields no run, and why: broken plugins, platforms, problem × model pairs."""

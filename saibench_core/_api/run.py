@@ -23,7 +23,6 @@ from .plan import Plan
 if TYPE_CHECKING:
     import pandas as pd
 
-EXECUTORS = ("local", "dask")
 OnDone = Callable[[Run, Outcome | None], None]
 """Called after each run is stored, with its outcome (``None``: skipped, already stored)."""
 OnStart = Callable[[Sequence[Run]], None]
@@ -103,10 +102,11 @@ def run(plan_or_runs: Plan | Iterable[Run], *, db: Path | str | None = None, job
         StoreError: the database cannot be opened or written.
     """
     from .. import execute
+    from ..execute.executors import EXECUTORS
 
     inputs.integer("jobs", jobs, 1)
-    limits = inputs.finite("timeout", timeout, 0, open=True), None if memory_limit is None else inputs.finite(
-        "memory_limit", memory_limit, 1)
+    timeout = inputs.finite("timeout", timeout, 0, open=True)
+    memory_limit = None if memory_limit is None else inputs.finite("memory_limit", memory_limit, 1)
     inputs.choice("executor", executor, EXECUTORS)
     if address is not None:
         inputs.scheduler_address(address)
@@ -123,7 +123,7 @@ def run(plan_or_runs: Plan | Iterable[Run], *, db: Path | str | None = None, job
         if on_start is not None:
             on_start(runs)
         if runs:
-            options = execute.PodOptions(limits[0], limits[1], str(weights_dir.resolve()) if weights_dir else None)
+            options = execute.PodOptions(timeout, memory_limit, str(weights_dir.resolve()) if weights_dir else None)
             counts = execute.run_campaign(catalog, runs, store, jobs=jobs, options=options,
                                           executor="dask" if address else executor, address=address,
                                           on_done=on_done or (lambda run, outcome: None))
