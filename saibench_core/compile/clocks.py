@@ -7,19 +7,15 @@ is copied back to NumPy, which waits for it), so it never stops before the devic
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
 
-# Below this first-execution time the training program is run a second time and that run
-# is timed: a first execution pays fixed costs (buffer allocation, thread-pool start, page
-# faults), measured at 1.3-1.6x the steady state on the digits MLP, and a second run costs
-# at most this much more per run. Above it those fixed costs are a small share of the time.
-STEADY_STATE_BUDGET_S = 5.0
-STEADY_STATE = "steady state"
-FIRST_EXECUTION = "first execution"
+from ..clock import FIRST_EXECUTION as FIRST_EXECUTION
+from ..clock import STEADY_STATE as STEADY_STATE
+from ..clock import STEADY_STATE_BUDGET_S as STEADY_STATE_BUDGET_S
+from ..clock import steady_state
 
 _CACHE_EVENTS = "/jax/compilation_cache/"
 
@@ -54,18 +50,10 @@ def timed_execution(program: Callable[..., Any], *args: Any) -> tuple[Any, float
 
     The first execution is timed; when it took under ``STEADY_STATE_BUDGET_S`` the program
     is run again on the same inputs (a pure program: same outputs) and that second run is
-    the measurement.
+    the measurement (``saibench_core.clock.steady_state``, whose budget is explained there).
 
     Returns:
         ``(outputs, seconds, first_execution_seconds, clock)`` where ``clock`` is
         ``"steady state"`` or ``"first execution"``.
     """
-    start = time.perf_counter()
-    out = jax.block_until_ready(program(*args))  # type: ignore[no-untyped-call]
-    first = time.perf_counter() - start
-    if first >= STEADY_STATE_BUDGET_S:
-        return out, first, first, FIRST_EXECUTION
-    del out  # free the first outputs before the second run allocates its own
-    start = time.perf_counter()
-    out = jax.block_until_ready(program(*args))  # type: ignore[no-untyped-call]
-    return out, time.perf_counter() - start, first, STEADY_STATE
+    return steady_state(lambda: jax.block_until_ready(program(*args)), STEADY_STATE_BUDGET_S)  # type: ignore[no-untyped-call]

@@ -7,16 +7,16 @@ outputs out. Each is compiled and warmed up by an untimed pass first.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import jax
 import numpy as np
 from numpy.typing import NDArray
 
+from ..fit.predicting import INFERENCE_PASSES as INFERENCE_PASSES
+from ..fit.predicting import latencies as _latencies
+from ..fit.predicting import timed_passes
 from .nn import CompiledModel, Params
-
-INFERENCE_PASSES = 7  # timed whole-fixture passes; the metric is their median (one pass varied 28x)
 
 
 def _forward(model: CompiledModel) -> Any:
@@ -37,26 +37,14 @@ def predict(model: CompiledModel, params: Params, x: NDArray[Any], *, passes: in
     """
     fn = _forward(model)
     out = np.asarray(fn(params, jax.device_put(x)))
-    seconds = np.empty(passes)
-    for i in range(passes):
-        start = time.perf_counter()
-        np.asarray(fn(params, jax.device_put(x)))  # np.asarray waits for the device and copies back
-        seconds[i] = time.perf_counter() - start
-    return out, seconds
+    return out, timed_passes(lambda: fn(params, jax.device_put(x)), passes)
 
 
 def latencies(model: CompiledModel, params: Params, x: NDArray[Any], n: int = 200) -> NDArray[np.float64]:
     """Seconds to predict one sample, end to end (NumPy in, transfers both ways, NumPy out),
     ``n`` times (samples cycled from ``x``), compiled and warmed up first."""
     fn = jax.jit(model.apply)
-    samples = [np.asarray(x[i % len(x)])[None] for i in range(n)]
-    np.asarray(fn(params, jax.device_put(samples[0])))
-    out = np.empty(n)
-    for i, sample in enumerate(samples):
-        start = time.perf_counter()
-        np.asarray(fn(params, jax.device_put(sample)))
-        out[i] = time.perf_counter() - start
-    return out
+    return _latencies(lambda sample: fn(params, jax.device_put(sample)), x, n)
 
 
 def predictions(scores: NDArray[Any], prediction: str, targets_shape: tuple[int, ...]) -> NDArray[Any]:

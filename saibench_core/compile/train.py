@@ -141,29 +141,38 @@ def optimizer_of(training: Training, n: int) -> tuple[optax.GradientTransformati
     return training.optimizer_for(steps), steps
 
 
-def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n: int, snapshots: bool = False) -> Callable[..., Any]:
+def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n: int, snapshots: bool = False,
+                  optimizer: optax.GradientTransformation | None = None) -> Callable[..., Any]:
     """A pure ``train(state, key, x, y) -> (state, epoch_losses)`` for ``n`` samples; with
     ``snapshots``, ``(state, (epoch_losses, params after each epoch))``.
 
     With ``training.patience``: ``train(state, key, x, y, x_val, y_val) -> ((state, stop),
     (epoch_losses, validation_losses[, snapshots]))``, ``stop`` a ``StopState``; epochs after
-    the stop run neither updates nor evaluation (their losses are NaN)."""
+    the stop run neither updates nor evaluation (their losses are NaN).
+
+    ``optimizer`` is the one the state was initialised with (``optimizer_of(training, n)``,
+    built here when not given)."""
     batch = min(training.batch_size, n)
     steps = n // batch
     loss_fn = loss_function(model, task, training.loss)
-    optimizer, _ = optimizer_of(training, n)
+    if optimizer is None:
+        optimizer, _ = optimizer_of(training, n)
 
     def step(state: TrainState, batch_xyk: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[TrainState, jax.Array]:
         value, grads = jax.value_and_grad(loss_fn)(state.params, *batch_xyk)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         return TrainState(optax.apply_updates(state.params, updates), opt_state), value
 
+    def one_epoch(state: TrainState, key: jax.Array, x: jax.Array, y: jax.Array) -> tuple[TrainState, jax.Array]:
+        """One epoch's updates on a fresh batch order; ``(state, per-step losses)``."""
+        # x and y are closed over by the callers, not carried: a carried dataset may be copied every epoch
+        order = jax.random.permutation(key, n)[: steps * batch].reshape(steps, batch)
+        # the layers' keys (dropout) from a key of their own: batch orders stay as they were
+        return jax.lax.scan(step, state, (x[order], y[order], jax.random.split(jax.random.fold_in(key, 1), steps)))
+
     def train(state: TrainState, key: jax.Array, x: jax.Array, y: jax.Array) -> tuple[TrainState, Any]:
         def epoch(state: TrainState, key: jax.Array) -> tuple[TrainState, Any]:
-            # x and y are closed over, not carried: a carried dataset may be copied every epoch
-            order = jax.random.permutation(key, n)[: steps * batch].reshape(steps, batch)
-            # the layers' keys (dropout) from a key of their own: batch orders stay as they were
-            state, losses = jax.lax.scan(step, state, (x[order], y[order], jax.random.split(jax.random.fold_in(key, 1), steps)))
+            state, losses = one_epoch(state, key, x, y)
             return state, ((losses.mean(), state.params) if snapshots else losses.mean())
 
         return jax.lax.scan(epoch, state, jax.random.split(key, training.epochs))
@@ -176,8 +185,7 @@ def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n:
                        yv: jax.Array) -> tuple[tuple[TrainState, StopState], Any]:
         def run(carry: tuple[TrainState, StopState], key: jax.Array, number: jax.Array) -> tuple[tuple[TrainState, StopState], Any]:
             state, stop = carry
-            order = jax.random.permutation(key, n)[: steps * batch].reshape(steps, batch)
-            state, losses = jax.lax.scan(step, state, (x[order], y[order], jax.random.split(jax.random.fold_in(key, 1), steps)))
+            state, losses = one_epoch(state, key, x, y)
             validation = loss_fn(state.params, xv, yv).astype(jnp.float32)
             improved = validation < stop.best_loss  # a NaN never improves
             since = jnp.where(improved, 0, stop.since_best + 1)
@@ -232,7 +240,7 @@ def fit(model: CompiledModel, training: Training, task: TaskOrLoss, x: NDArray[A
         args += (jax.device_put(validation[0]), jax.device_put(validation[1]))
     with compile_cache_state() as cache_events:
         start = time.perf_counter()
-        program = jax.jit(make_train_fn(model, training, task, len(x), snapshots)).lower(*args).compile()
+        program = jax.jit(make_train_fn(model, training, task, len(x), snapshots, optimizer)).lower(*args).compile()
         compile_seconds = time.perf_counter() - start
     (carry, out), train_seconds, first_seconds, clock = timed_execution(program, *args)
     common: dict[str, Any] = {"compile_seconds": compile_seconds, "train_seconds": train_seconds, "first_execution_seconds": first_seconds,

@@ -125,13 +125,12 @@ def _context(method: str) -> Any:
 
 
 class Monitor:
-    """CPU and memory samples of a process tree, and their summary; ``seen`` holds every
-    process found in the tree, so that those that leave it (``setsid``, re-parenting) can
-    still be killed."""
+    """CPU and memory samples of the processes below ``process`` (the pod's keeper, itself
+    not counted), and their summary; ``seen`` holds every process found in the tree, so
+    that those that leave it (``setsid``, re-parenting) can still be killed."""
 
-    def __init__(self, pid: int, *, include_root: bool = True) -> None:
-        self.process = psutil.Process(pid)
-        self.include_root = include_root
+    def __init__(self, process: psutil.Process) -> None:
+        self.process = process
         self.seen: dict[int, psutil.Process] = {}
         self.rss: list[int] = []
         self.cpu: list[float] = []
@@ -143,7 +142,7 @@ class Monitor:
         except psutil.Error:  # the pod just exited
             return 0
         rss, cpu = 0, 0.0
-        for found in [self.process, *below] if self.include_root else below:
+        for found in below:
             known = self.seen.setdefault(found.pid, found)
             if known is not found and not known.is_running():  # the pid was reused
                 known = self.seen[found.pid] = found
@@ -183,7 +182,7 @@ class _Pod:
         self.process = process
         self.keeper = psutil.Process(process.pid)
         self.receiver, self.log_pipe, self.cgroup = receiver, log, cgroup
-        self.monitor = Monitor(process.pid, include_root=False)
+        self.monitor = Monitor(self.keeper)
         self.log = LogTail()
         self.result: tuple[str, str, dict[str, Any]] | None = None
         self.keeper_report: dict[str, Any] = {}
@@ -225,8 +224,8 @@ class _Pod:
         return False
 
     def watch(self, timeout: float, memory_limit_mb: float | None, start: float) -> str:
-        """Follow the pod until it ends or a limit is hit; the reason it was stopped, or
-        "" if it ended by itself."""
+        """Follow the pod until it ends or a limit is hit; the reason it was stopped (to be
+        killed), or "" if it ended by itself."""
         next_sample = 0.0
         while True:
             ready = wait([self.receiver] + ([] if self.log_pipe.closed else [self.log_pipe]), SAMPLE_SECONDS)
@@ -244,11 +243,11 @@ class _Pod:
                     return ""
                 continue
             if self.interrupted:
-                return "interrupted (killed)"
+                return "interrupted"
             if now - start > timeout:
-                return f"timed out after {timeout:g} s (killed)"
+                return f"timed out after {timeout:g} s"
             if memory_limit_mb is not None and rss > memory_limit_mb * 2**20:
-                return f"out of memory: {rss / 2**20:,.0f} MiB resident, above the limit of {memory_limit_mb:,.0f} MiB (killed)"
+                return f"out of memory: {rss / 2**20:,.0f} MiB resident, above the limit of {memory_limit_mb:,.0f} MiB"
             if not limits.alive(self.keeper) and not self.receiver.poll(0):
                 return ""
 
@@ -318,7 +317,7 @@ def isolated(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], *, time
     pod = _Pod(process, receiver, log_reader, cgroup)
     with _live_lock:
         _live.add(pod)
-    stopped = "interrupted (killed)"
+    stopped = "interrupted"
     try:
         stopped = pod.watch(timeout, memory_limit_mb, start)
     finally:
@@ -330,7 +329,7 @@ def isolated(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], *, time
     wall = time.perf_counter() - start
     status, reason, details = pod.result or ("failed", "", {})
     if stopped:
-        status, reason = "failed", stopped.replace(" (killed)", f" (killed{limits.describe_killed(others)})")
+        status, reason = "failed", f"{stopped} (killed{limits.describe_killed(others)})"
     elif pod.result is None:
         # the keeper exits as the worker did; its status comes from the fork server, or
         # from the runner's own wait where the fork server died and the keeper was adopted

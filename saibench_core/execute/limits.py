@@ -29,6 +29,7 @@ pod whose keeper was killed come to it to be killed and reaped.
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import os
 import resource
@@ -46,16 +47,22 @@ GRACE_SECONDS = 5.0
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _KILL_ROUNDS = 5  # a fork bomb refills the tree between listing and killing
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def _prctl(option: int, value: int) -> bool:
-    libc = ctypes.CDLL(None, use_errno=True)
-    return bool(libc.prctl(option, value, 0, 0, 0) == 0)
+    return bool(_LIBC.prctl(option, value, 0, 0, 0) == 0)
 
 
 def become_subreaper() -> bool:
     """Make this process the child subreaper of its descendants: orphans below it re-parent
-    to it, not to init. False where the kernel refuses."""
+    to it, not to init. False where the kernel refuses. Done once per process (it is called
+    for every pod); a forked child, which does not inherit the setting, does it again."""
+    return _become_subreaper(os.getpid())
+
+
+@functools.cache
+def _become_subreaper(pid: int) -> bool:  # keyed by pid: the cache is inherited across fork, the setting is not
     return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
 

@@ -10,7 +10,6 @@ is in its first call (``first_execution_seconds``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,12 +17,11 @@ import attrs
 
 from sail_types import Fitted, Train
 
+from ..clock import FIRST_EXECUTION as FIRST_EXECUTION
+from ..clock import STEADY_STATE as STEADY_STATE
+from ..clock import STEADY_STATE_BUDGET_S as STEADY_STATE_BUDGET_S
+from ..clock import steady_state
 from ..errors import SaibenchError
-
-# the same budget as compile.clocks (which imports JAX; fitting need not)
-STEADY_STATE_BUDGET_S = 5.0
-STEADY_STATE = "steady state"
-FIRST_EXECUTION = "first execution"
 
 
 class FitError(SaibenchError, TypeError):
@@ -69,16 +67,6 @@ def fitted_of(model: str, made: object) -> Fitted:
     return made
 
 
-def _fit_once(model: str, fitted: Fitted, train: Train[Any, Any]) -> tuple[Callable[[Any], Any], float]:
-    start = time.perf_counter()
-    predictor = fitted.fit(train)
-    seconds = time.perf_counter() - start
-    if not callable(predictor):
-        raise FitError(model, f"fit(train) returned {type(predictor).__name__}, not a predictor; return a function "
-                       "x -> outputs, e.g. 'return lambda x: x @ w' (per-class scores for Label, values for Scalar)")
-    return predictor, seconds
-
-
 def fit_timed(model: str, fitted: Fitted, train: Train[Any, Any]) -> FitOutcome:
     """Fit ``fitted`` on ``train``, timed in steady state where affordable (see the module
     docstring).
@@ -86,9 +74,11 @@ def fit_timed(model: str, fitted: Fitted, train: Train[Any, Any]) -> FitOutcome:
     Raises:
         FitError: ``fit`` returned no predictor.
     """
-    predictor, first = _fit_once(model, fitted, train)
-    if first >= STEADY_STATE_BUDGET_S:
-        return FitOutcome(predictor, fitted.how, first, first, FIRST_EXECUTION)
-    del predictor  # free the first fit before the second allocates its own
-    predictor, seconds = _fit_once(model, fitted, train)
-    return FitOutcome(predictor, fitted.how, seconds, first, STEADY_STATE)
+
+    def check(predictor: object) -> None:  # off the clock, after each call
+        if not callable(predictor):
+            raise FitError(model, f"fit(train) returned {type(predictor).__name__}, not a predictor; return a function "
+                           "x -> outputs, e.g. 'return lambda x: x @ w' (per-class scores for Label, values for Scalar)")
+
+    predictor, seconds, first, clock = steady_state(lambda: fitted.fit(train), STEADY_STATE_BUDGET_S, check)
+    return FitOutcome(predictor, fitted.how, seconds, first, clock)

@@ -16,7 +16,18 @@ from numpy.typing import NDArray
 
 from .fitting import FitError
 
-INFERENCE_PASSES = 7  # as compile.inference: the metric is the median of these passes
+INFERENCE_PASSES = 7  # timed whole-fixture passes; the metric is their median (one pass varied 28x)
+
+
+def timed_passes(run: Callable[[], Any], passes: int = INFERENCE_PASSES) -> NDArray[np.float64]:
+    """The seconds of each of ``passes`` timed calls of ``run()``, each ended by
+    ``np.asarray`` of its result (which waits for a device and copies back)."""
+    seconds = np.empty(passes)
+    for i in range(passes):
+        start = time.perf_counter()
+        np.asarray(run())
+        seconds[i] = time.perf_counter() - start
+    return seconds
 
 
 def outputs(model: str, predictor: Callable[[Any], Any], x: NDArray[Any], shape: tuple[int, ...], fixture: str) -> NDArray[Any]:
@@ -49,12 +60,7 @@ def predict(model: str, predictor: Callable[[Any], Any], x: NDArray[Any], shape:
         ``(outputs, seconds)``.
     """
     out = outputs(model, predictor, x, shape, fixture)
-    seconds = np.empty(passes)
-    for i in range(passes):
-        start = time.perf_counter()
-        np.asarray(predictor(x))
-        seconds[i] = time.perf_counter() - start
-    return out, seconds
+    return out, timed_passes(lambda: predictor(x), passes)
 
 
 def latencies(predictor: Callable[[Any], Any], x: NDArray[Any], n: int = 200) -> NDArray[np.float64]:
