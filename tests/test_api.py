@@ -235,3 +235,17 @@ def test_the_readme_script_runs_as_shown(tmp_path: Path) -> None:
     assert any(line.startswith("by_accuracy 1 linear ") for line in lines)
     assert re.search(r"wine\s+linear\s+adam\s+0\s+40\s+ok\s+0\.\d+", done.stdout)
     assert (tmp_path / "data" / "saibench" / "results.sqlite").exists()
+
+
+def test_a_script_without_a_main_guard_is_told_how_to_fix_it(tmp_path: Path) -> None:
+    """Pods import the main script as multiprocessing's children do; calling the API at its top level
+    then names the script and the guard instead of multiprocessing's bootstrapping error."""
+    script = tmp_path / "unguarded.py"
+    script.write_text("import saibench_core as sb\n"
+                      f"print(sb.run(sb.plan(problem='wine', model='linear'), db={str(tmp_path / 'r.sqlite')!r}).counts)\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert f"saibench_core.plan() was called at the top level of {script}" in done.stderr
+    assert 'put the calls under `if __name__ == "__main__":`' in done.stderr
+    assert "bootstrapping phase" not in done.stderr
+    assert "{'ok': 0, 'failed': 1, 'skipped': 0}" in done.stdout  # the campaign itself went on

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,31 @@ from ..errors import Part as P
 
 SCHEMES = ("tcp", "tls", "ucx", "ws", "wss", "inproc")
 CONNECT_TIMEOUT = 10.0  # seconds: a scheduler answers a handshake at once; an idle one still does
+
+
+MP_MAIN = "__mp_main__"  # the name multiprocessing runs the main script under in a child it starts
+
+
+def outside_main_import(function: str) -> None:
+    """Refuse to plan or run from the main script's top level while a pod imports it.
+
+    Pods start as multiprocessing's children do, by importing the main script; a script
+    that calls ``run`` at its top level, not under ``if __name__ == "__main__":``, would
+    start a campaign inside every pod (multiprocessing then fails with a bootstrapping
+    error that names neither saibench nor the fix).
+
+    Raises:
+        UsageError: called from the top level of the main script being imported by a pod.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == MP_MAIN:
+            script = frame.f_globals.get("__file__", "the main script")
+            raise UsageError(f"saibench_core.{function}() was called at the top level of {script} while a run's pod "
+                             "was importing it (pods start by importing the main script, as multiprocessing's "
+                             "processes do); put the calls under `if __name__ == \"__main__\":`")
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
 
 
 def integer(parameter: str, value: object, minimum: int, maximum: int | None = None) -> int:

@@ -132,13 +132,15 @@ def plan(*, problem: Globs = (), model: Globs = (), trainer: Globs = (), softwar
 
     Raises:
         InvalidInput: an argument's value cannot work.
-        UsageError: a pattern matches no installed module.
+        UsageError: a pattern matches no installed module, or ``plan`` was called at the
+            top level of a script that a pod is importing (no ``if __name__ == "__main__":``).
 
     >>> import saibench_core as sb
     >>> small = sb.plan(problem="wine", model="linear")
     >>> {(r.problem, r.model) for r in small}
     {('wine', 'linear')}
     """
+    inputs.outside_main_import("plan")
     patterns = {role: inputs.globs(role, value) for role, value in zip(ROLES, (problem, model, trainer, software, hardware))}
     fields = inputs.globs("field", field)
     inputs.integer("max_chain", max_chain, 0)

@@ -93,8 +93,9 @@ def results_frame(*, db: Path | str | None = None, status: str | None = None) ->
     Columns: ``key``, the roles (``problem``, ``model`` with its filled slots, ``trainer``,
     ``software``, ``hardware``), ``seed``, ``split``, ``chain``, one ``hyper.<role>.<name>``
     per hyperparameter, ``status``, ``reason``, ``wall_seconds``, ``peak_rss_mb``, one
-    ``metric.<name>`` per test metric and one ``validation.<name>`` per validation metric.
-    NaN is *not measured*, ±inf *never reached*.
+    ``metric.<name>`` per test metric and one ``validation.<name>`` per validation metric,
+    ``reference`` (the trivial reference baseline's name) and one ``reference.<name>`` per
+    metric the reference was scored on. NaN is *not measured*, ±inf *never reached*.
 
     Args:
         db: the results database (default: ``results.sqlite`` in the user data directory).

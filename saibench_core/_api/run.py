@@ -99,11 +99,14 @@ def run(plan_or_runs: Plan | Iterable[Run], *, db: Path | str | None = None, job
 
     Raises:
         InvalidInput: an argument's value cannot work (said before any work starts).
+        UsageError: called at the top level of a script that a pod is importing (no
+            ``if __name__ == "__main__":`` guard).
         StoreError: the database cannot be opened or written.
     """
     from .. import execute
     from ..execute.executors import EXECUTORS
 
+    inputs.outside_main_import("run")
     inputs.integer("jobs", jobs, 1)
     timeout = inputs.finite("timeout", timeout, 0, open=True)
     memory_limit = None if memory_limit is None else inputs.finite("memory_limit", memory_limit, 1)

@@ -2,7 +2,9 @@
 
 One row per stored run: its roles, seed, split, chain, hyperparameters (as JSON text),
 status, reason, wall time, peak memory, one ``metric.<name>`` column per test metric and one
-``validation.<name>`` column per validation metric.
+``validation.<name>`` column per validation metric; the run's trivial reference baseline
+(``reference``: its name, such as ``majority class``) and one ``reference.<name>`` column per
+metric it was scored on (test fixture), so a skill over the reference is one subtraction away.
 
 "Not measured" (NaN) and "never reached" (±inf) stay apart in every format: NaN is ``null``
 in JSON, an empty cell in CSV and null in Parquet (like a metric the run did not have);
@@ -92,6 +94,8 @@ def rows(records: Iterable[Record], *, flat_hyper: bool = False) -> list[dict[st
             "peak_rss_mb": rec.details.get("monitor", {}).get("peak_rss_mb"),
             **{f"metric.{name}": value for name, value in rec.metrics.items()},
             **{f"validation.{name}": value for name, value in rec.details.get("validation_metrics", {}).items()},
+            "reference": rec.details.get("reference"),
+            **{f"reference.{name}": value for name, value in rec.details.get("reference_metrics", {}).items()},
         })
     columns = list(dict.fromkeys(c for row in flat for c in row))
     return [{c: row.get(c) for c in columns} for row in flat]
