@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from . import fake_plugin
@@ -57,6 +58,10 @@ def saibench_modules():
 '''
 
 
+def _line_of(source: str, text: str) -> int:
+    return next(i for i, line in enumerate(source.splitlines(), 1) if text in line)
+
+
 def _rows(db: Path) -> dict[str, tuple[str, str, dict[str, object]]]:
     with sqlite3.connect(db) as conn:
         return {model: (status, reason, json.loads(details))
@@ -81,7 +86,8 @@ def test_faulty_models_fail_with_their_reasons_and_the_campaign_completes(tmp_pa
     assert "about to dereference NULL" in str(details["log_tail"])
     assert rows["fault_hang"][1] == "timed out after 15 s (killed)"
     assert rows["fault_hog"][1].startswith("out of memory:") and "limit of 1,500 MiB (killed)" in rows["fault_hog"][1]
-    assert rows["fault_raise"][1] == "FloatingPointError: training diverged"
+    assert rows["fault_raise"][1] == ("FloatingPointError: training diverged "
+                                   f"(at fault_raise, {tmp_path.name}/saibench_faults.py:{_line_of(FAULTS, 'raise FloatingPointError')})")
     assert "loss went to nan" in str(rows["fault_raise"][2]["log_tail"])
     monitor = rows["linear"][2]["monitor"]
     assert monitor["samples"] > 0 and monitor["peak_rss_mb"] > 50  # type: ignore[index,operator]
@@ -189,3 +195,20 @@ def test_runs_that_escape_kill_their_group_or_parent_or_flood_are_contained(tmp_
     assert rows["fault_killparent"][1] == "crashed with signal SIGKILL"
     assert len(str(rows["fault_flood"][2]["log_tail"])) <= 64 * 1024
     assert pod_faults.wait_until_gone(token) == []  # the orphan in its own session died with its run
+
+
+def test_a_reason_names_the_innermost_plugin_frame_and_only_plugin_frames(tmp_path: Path) -> None:
+    from saibench_core.execute.blame import plugin_frame
+
+    source = tmp_path / "myplugin" / "layers.py"
+    source.parent.mkdir()
+    source.write_text("import numpy as np\n\ndef apply(x):\n    return np.reshape(x, (7,))\n")
+    namespace: dict[str, object] = {}
+    exec(compile(source.read_text(), str(source), "exec"), namespace)
+    with pytest.raises(ValueError) as raised:
+        namespace["apply"](np.zeros(3))  # type: ignore[operator]
+    assert plugin_frame(raised.value) == " (at apply, myplugin/layers.py:4)"  # not NumPy's frame below it
+    with pytest.raises(ValueError) as engine:
+        np.reshape(np.zeros(3), (7,))  # raised in a library, called from this test file: the test is the "plugin"
+    assert plugin_frame(engine.value).startswith(" (at test_a_reason_names")
+    assert plugin_frame(ValueError("never raised")) == ""

@@ -77,6 +77,7 @@ def _pod_entry(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], resul
 
 
 def _work(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], result: Connection) -> NoReturn:
+    from .blame import plugin_frame
     from .evaluate import HardFail
 
     result.send(("worker", os.getpid()))
@@ -87,7 +88,7 @@ def _work(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], result: Co
         traceback.print_exception(exc)
         tail = cap("".join(traceback.format_exception(exc)[-3:]).strip())
         kept = {"kept_metrics": exc.metrics} if isinstance(exc, HardFail) else {}
-        message = ("result", "failed", cap(f"{type(exc).__name__}: {exc}"), {"traceback": tail, **kept})
+        message = ("result", "failed", cap(f"{type(exc).__name__}: {exc}{plugin_frame(exc)}"), {"traceback": tail, **kept})
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
