@@ -67,6 +67,15 @@ def test_constraints_prune_grid_points_with_dims_bound() -> None:
     assert points == {(3, 4), (3, 32), (8, 32)}  # 9, 16 exceed d = 8; (8, 4) has width < 16
 
 
+def test_a_hyperparameter_named_like_a_signature_dim_is_rejected_at_describe_time() -> None:
+    @model(task=Classify, constraints=("k <= 3",))
+    def knn(x: Annotated[Input, Tensor("d")], *, k: int = Suggest([1, 3])) -> Annotated[Layer, Label("k")]:
+        return Pipeline(Linear("k"))
+
+    with pytest.raises(InvalidSignature, match=r"hyperparameter\(s\) \['k'\] have the name\(s\) of dims .*'k' -> 'neighbours'"):
+        describe(knn, "t", "0")
+
+
 def test_constraint_naming_an_unknown_is_rejected_at_describe_time() -> None:
     @model(task=Classify, constraints=("depth <= d",))
     def bad(x: Annotated[Input, Tensor("d")], *, width: int = 3) -> Annotated[Layer, Label("k")]:

@@ -168,6 +168,17 @@ def _check_problem_dims(who: str, hyper: tuple[HyperParam, ...], fields: dict[st
                                    "use integers, or add e.g. 'window: int = Suggest([8, 16])' and write TimeSeries('window', 1)")
 
 
+def _check_names_apart(who: str, hyper: tuple[HyperParam, ...], fields: dict[str, Any]) -> None:
+    """A module other than a problem names its hyperparameters and its signature dims apart:
+    in a constraint ``"k <= 3"`` and in ``x.dims`` a shared name would mean either."""
+    dims = frozenset().union(*(t.symbols() for t in (fields.get("input"), fields.get("output")) if t is not None))
+    shared = sorted(dims & {h.name for h in hyper})
+    if shared:
+        raise InvalidSignature(who, f"hyperparameter(s) {shared} have the name(s) of dims in its signature "
+                               f"({fields.get('input')!r} -> {fields.get('output')!r}), so a constraint or x.dims could "
+                               "mean either; rename the hyperparameter (e.g. 'k' -> 'neighbours')")
+
+
 def _check_slots(who: str, slots: tuple[Slot, ...], fields: dict[str, Any]) -> None:
     """A slot's dims must be bound by the model's own signature, or its filler has no size."""
     dims = frozenset().union(*(t.symbols() for t in (fields.get("input"), fields.get("output")) if t is not None))
@@ -247,6 +258,8 @@ def describe(fn: Callable[..., Any], plugin: str, version: str, *, probe_limit: 
     _check_constraints(who, spec, hyper, fields)
     if spec.kind == "problem":
         _check_problem_dims(who, hyper, fields)
+    else:
+        _check_names_apart(who, hyper, fields)
     _check_slots(who, slots, fields)
     return Descriptor(
         name=check_name(spec.name or getattr(fn, "__name__", None), "module name", who),
