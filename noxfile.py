@@ -4,7 +4,8 @@ import nox
 
 nox.options.sessions = ["tests", "typecheck", "lint"]
 PACKAGES = ["sail_types", "saibench_core", "plugins/standard/saibench_standard", "plugins/vision/saibench_vision",
-            "plugins/chemistry/saibench_chemistry", "typing_tests"]
+            "plugins/chemistry/saibench_chemistry", "plugins/tabular/saibench_tabular",
+            "typing_tests"]
 
 
 @nox.session

@@ -41,7 +41,7 @@ def test_check_attributes_errors_to_modules_and_strict_types_leaves_them_out(tmp
     verdicts = {f["module"]: f for f in json.loads(checked.stdout) if f["plugin"] == "typo"}
     assert verdicts["typed_ok"]["ok"]
     assert not verdicts["mistyped"]["ok"] and "str" in verdicts["mistyped"]["errors"][0]
-    assert all(f["ok"] for f in json.loads(checked.stdout) if f["plugin"] in ("standard", "vision", "chemistry"))
+    assert all(f["ok"] for f in json.loads(checked.stdout) if f["plugin"] in ("standard", "vision", "chemistry", "tabular"))
 
     loose = {r["model"] for r in json.loads(saibench("solve", "--json", "--problem", "digits").stdout)}
     strict = saibench("solve", "--json", "--problem", "digits", "--strict-types")
