@@ -26,6 +26,7 @@ from ._concepts import Validation as Validation
 from ._constraints import constraint_names as constraint_names
 from ._errors import Fail as Fail
 from ._errors import InvalidSignature as InvalidSignature
+from ._errors import InvalidValue as InvalidValue
 from ._errors import SaibenchError as SaibenchError
 from ._fitted import Fitted as Fitted
 from ._fitted import Predictor as Predictor
@@ -36,6 +37,7 @@ from ._layer import Params as Params
 from ._layer import Shape as Shape
 from ._layer import split_key as split_key
 from ._models import Equinox as Equinox
+from ._models import Flax as Flax
 from ._models import JaxModel as JaxModel
 from ._modules import MODULE_KINDS as MODULE_KINDS
 from ._modules import ModuleSpec as ModuleSpec

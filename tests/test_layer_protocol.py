@@ -63,7 +63,7 @@ EXAMPLES: dict[type[Layer], tuple[Layer, Shape, dict[str, int]]] = {
     L.JaxModel: (L.JaxModel(init=lambda key, shape: {"w": jax.numpy.ones((shape[-1], 2))}, apply=lambda p, x: x @ p["w"]),
                  (3,), {}),
 }
-ABSTRACT = {Layer, L.Recurrent, L.Equinox}  # Equinox is checked in test_jax_models (an optional extra)
+ABSTRACT = {Layer, L.Recurrent, L.Equinox, L.Flax}  # Equinox and Flax are checked in test_jax_models (optional extras)
 
 
 def test_every_exported_layer_has_an_example() -> None:

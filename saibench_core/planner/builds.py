@@ -24,7 +24,7 @@ import attrs
 
 from sail_types import Fail
 
-BUILD_SECONDS = 5.0  # per batch of one model's points: describing must stay cheap
+BUILD_SECONDS = 15.0  # per batch of one model's points: room for a factory importing JAX or Equinox on a loaded machine; only a hang waits this long
 
 
 @attrs.frozen
