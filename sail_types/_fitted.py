@@ -8,6 +8,7 @@ returns, through the same metrics as a trained network.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ the model's output form: per-class scores ``(N, k)`` for ``Label("k")``, values 
 (or ``(N, 1)``) for ``Scalar()``."""
 
 
-def _check_fit(_: object, __: object, fit: Callable[[Train[Any, Any]], Predictor]) -> None:
+def _check_fit(_: object, __: object, fit: Callable[..., Predictor]) -> None:
     if not callable(fit):
         raise InvalidSignature(repr(fit), "Fitted's first argument is a function fit(train) -> predictor, "
                                "e.g. return Fitted(fit, how='closed-form least squares')")
@@ -49,10 +50,15 @@ class Fitted:
     A ``fit`` that computes with JAX returns concrete results (``block_until_ready``), so
     that the clock does not stop before the device does.
 
+    A randomised method (a random subset, random features, restarts) declares a keyword
+    ``seed``: ``def fit(train, *, seed: int)`` is called with the run's seed, so that
+    ``saibench run --repeat N --vary seed`` varies it and a stored run can be repeated
+    exactly; a ``fit`` without it is deterministic and called as ``fit(train)``.
+
     Args:
-        fit: ``fit(train: Train[X, Y]) -> predictor``; the predictor maps inputs
-            ``(N, ...)`` to outputs in the model's output form (per-class scores ``(N, k)``
-            for ``Label("k")``, values ``(N,)`` for ``Scalar()``).
+        fit: ``fit(train: Train[X, Y]) -> predictor`` (or ``fit(train, *, seed)``); the
+            predictor maps inputs ``(N, ...)`` to outputs in the model's output form
+            (per-class scores ``(N, k)`` for ``Label("k")``, values ``(N,)`` for ``Scalar()``).
         how: one line saying how it is fitted, shown with its runs.
 
     Example:
@@ -64,5 +70,17 @@ class Fitted:
         'the training mean'
     """
 
-    fit: Callable[[Train[Any, Any]], Predictor] = attrs.field(validator=_check_fit)
+    fit: Callable[..., Predictor] = attrs.field(validator=_check_fit)
     how: str = attrs.field(validator=_check_how)
+
+    @property
+    def seeded(self) -> bool:
+        """Whether ``fit`` takes the run's seed (a parameter named ``seed``)."""
+        try:
+            return "seed" in inspect.signature(self.fit).parameters
+        except (TypeError, ValueError):  # a builtin without a signature
+            return False
+
+    def fit_on(self, train: Train[Any, Any], seed: int) -> Predictor:
+        """``fit(train, seed=seed)`` when it is seeded, else ``fit(train)``."""
+        return self.fit(train, seed=seed) if self.seeded else self.fit(train)

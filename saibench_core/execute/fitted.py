@@ -48,7 +48,7 @@ def execute_fitted(catalog: Catalog, run: Run, model: Descriptor, task: Task, fi
         phases: the pod's phase clocks; device: the JAX device the pod runs on.
         recorded: what the pod records for every run (checksums, chain, carve, device...).
         context: ``evaluate_run``'s context (training targets, reference baseline, unit:
-            ``reference.run_context``).
+            ``reference.run_context``; each fixture's metadata).
 
     Returns:
         the pod's result dict (``execute``'s), with ``fitted`` (the ``how`` text) and no
@@ -69,7 +69,7 @@ def execute_fitted(catalog: Catalog, run: Run, model: Descriptor, task: Task, fi
     with phases("build"):
         fitted = fitted_of(model.name, build(catalog, model, run.dims, run.hyper.get("model", {}), run.fills))
     with phases("fit"):
-        outcome = fit_timed(model.name, fitted, Train(x_train, y_train))
+        outcome = fit_timed(model.name, fitted, Train(x_train, y_train), run.seed)
     with phases("predict"):
         scores, inference = predict(model.name, outcome.predictor, x_test, shape, "test")
         check_predictions(scores, "test")

@@ -67,9 +67,9 @@ def fitted_of(model: str, made: object) -> Fitted:
     return made
 
 
-def fit_timed(model: str, fitted: Fitted, train: Train[Any, Any]) -> FitOutcome:
-    """Fit ``fitted`` on ``train``, timed in steady state where affordable (see the module
-    docstring).
+def fit_timed(model: str, fitted: Fitted, train: Train[Any, Any], seed: int) -> FitOutcome:
+    """Fit ``fitted`` on ``train`` (with the run's ``seed`` when ``fit`` takes one), timed in
+    steady state where affordable (see the module docstring): both calls get the same seed.
 
     Raises:
         FitError: ``fit`` returned no predictor.
@@ -80,5 +80,5 @@ def fit_timed(model: str, fitted: Fitted, train: Train[Any, Any]) -> FitOutcome:
             raise FitError(model, f"fit(train) returned {type(predictor).__name__}, not a predictor; return a function "
                            "x -> outputs, e.g. 'return lambda x: x @ w' (per-class scores for Label, values for Scalar)")
 
-    predictor, seconds, first, clock = steady_state(lambda: fitted.fit(train), STEADY_STATE_BUDGET_S, check)
+    predictor, seconds, first, clock = steady_state(lambda: fitted.fit_on(train, seed), STEADY_STATE_BUDGET_S, check)
     return FitOutcome(predictor, fitted.how, seconds, first, clock)
