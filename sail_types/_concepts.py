@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
-from ._errors import InvalidSignature
+from ._errors import InvalidSignature, InvalidValue
 
 if TYPE_CHECKING:
     import optax
@@ -98,12 +98,54 @@ Forecast = Task("Forecast", refines=Regress)
 TASKS = {t.name: t for t in (Classify, Regress, Predict, Segment, Denoise, Forecast)}
 
 
+def _as_meta(meta: Mapping[str, ArrayLike]) -> dict[str, NDArray[Any]]:
+    if not isinstance(meta, Mapping):
+        raise InvalidSignature(f"Fixture(meta=<{type(meta).__name__}>)", "a fixture's metadata is a mapping of names to "
+                               "arrays, one value per sample: Test(x, y, meta={'station': station_ids})")
+    for key in meta:
+        if not isinstance(key, str):
+            raise InvalidSignature(f"Fixture(meta={{{key!r}: ...}})", "metadata is named by strings: "
+                                   f"Test(x, y, meta={{'{key}': values}})")
+    return {key: np.asarray(value) for key, value in meta.items()}
+
+
+def _check_meta(fixture: Fixture[Any, Any], attribute: attrs.Attribute[Any], meta: Mapping[str, NDArray[Any]]) -> None:
+    if not meta:
+        return
+    kind = type(fixture).__name__
+    n = len(fixture)
+    for key, value in meta.items():
+        if np.ndim(value) == 0 or len(value) != n:
+            length = "no batch axis (a scalar)" if np.ndim(value) == 0 else f"length {len(value)} along axis 0"
+            raise InvalidValue(f"{kind}(meta={{{key!r}: ...}})", f"meta[{key!r}] has {length} but the fixture has {n} "
+                               f"samples (len(x)); give one value per sample, in the order of x: "
+                               f"{kind}(x, y, meta={{{key!r}: values}}) with len(values) == len(x)")
+
+
 @attrs.frozen
 class Fixture(Generic[X, Y]):
-    """Inputs and targets of one split, batch axis first."""
+    """Inputs and targets of one split, batch axis first, and optionally per-sample metadata.
+
+    Args:
+        x, y: inputs and targets, batch axis first.
+        meta: per-sample metadata, keyword only: names to arrays whose first axis is the
+            fixture's length, aligned with ``x`` sample for sample (the station or location
+            of each sample, its time stamp, group, mask or weight). It is not trained on:
+            metrics read it as ``Evaluation.meta`` on the fixture they evaluate (a validation
+            fixture carved from ``Train`` takes the same rows of it as of ``x`` and ``y``),
+            and it is part of the data's checksum.
+
+    Raises:
+        InvalidValue: a metadata array does not have one value per sample.
+
+    Example:
+        >>> Test(np.zeros((3, 2)), np.zeros(3), meta={"station": ["a", "b", "a"]}).meta["station"].tolist()
+        ['a', 'b', 'a']
+    """
 
     x: X
     y: Y
+    meta: Mapping[str, NDArray[Any]] = attrs.field(factory=dict, kw_only=True, converter=_as_meta, validator=_check_meta)
 
     def __len__(self) -> int:
         return len(self.x)  # type: ignore[arg-type]
@@ -258,6 +300,9 @@ class Evaluation:
         reference_pred, reference_scores: the reference's predictions and raw outputs
             on this fixture, in the form of ``y_pred`` and ``scores`` (skill scores).
         units: the targets' unit, as the problem declares it (``@problem(unit="K")``).
+        meta: the evaluated fixture's per-sample metadata (``Test(x, y, meta={"station":
+            ids})``), each array aligned with ``y_true`` sample for sample; empty where the
+            problem gives none (a metric that needs a key it lacks returns NaN).
     """
 
     y_true: NDArray[Any]
@@ -277,3 +322,4 @@ class Evaluation:
     reference_pred: NDArray[Any] | None = None
     reference_scores: NDArray[Any] | None = None
     units: str = ""
+    meta: Mapping[str, NDArray[Any]] = attrs.field(factory=dict, kw_only=True)

@@ -88,3 +88,14 @@ def test_each_named_loss_and_a_callable_one_match_numpy() -> None:
     assert float(jax.jit(loss_function(classifier, Classify))(cparams, x, labels)) == pytest.approx(expected, rel=1e-5)
     with pytest.raises(InvalidSignature, match="unknown loss"):
         loss_function(regressor, "huber")
+
+
+def test_a_classifiers_scores_are_probabilities_with_or_without_a_trailing_softmax() -> None:
+    x = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    ends, bare = (compile_model(net, {"k": 3}, logits=True) for net in (Pipeline(Linear("k"), Softmax()), Pipeline(Linear("k"))))
+    assert ends.outputs_probabilities and bare.outputs_probabilities
+    assert not compile_model(Pipeline(Linear("k")), {"k": 3}).outputs_probabilities  # a regression's outputs stay as they are
+    params, _ = bare.init(jax.random.key(0), (4,))
+    scores, _ = predict(bare, params, x, passes=0)
+    logits = np.asarray(bare.apply(params, x))
+    np.testing.assert_allclose(scores, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), rtol=1e-5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import attrs
 
 from saibench_core.discovery import Catalog
@@ -49,3 +51,34 @@ def test_failing_converter_falls_back_to_the_next_chain() -> None:
     sets = np.arange(24.0).reshape(2, 3, 4)
     fill = Fill("phi", "m", ("double",), 1.0, {}, {})
     assert np.array_equal(per_element(catalog, [fill], sets), 2 * sets)
+
+
+WRONG_WIDTH = '''
+from typing import Annotated
+from sail_types import Classify, Input, Label, Layer, Linear, Pipeline, Tensor, hookimpl, model
+
+
+@model(task=Classify)
+def one_score(x: Annotated[Input, Tensor("d")]) -> Annotated[Layer, Label("k")]:
+    return Pipeline(Linear(1))  # one score where Label("k") needs k of them
+
+
+@hookimpl
+def saibench_modules():
+    return [one_score]
+'''
+
+
+def test_a_network_whose_outputs_contradict_its_signature_fails_before_training(tmp_path: Path) -> None:
+    import pytest
+
+    from saibench_core.execute.checks import DeclaredTypeError
+    from saibench_core.execute.pod import execute
+
+    from . import fake_plugin
+
+    with fake_plugin.installed_catalog(tmp_path, "wrongwidth", WRONG_WIDTH) as catalog:
+        run = next(r for r in Planner(catalog).runs() if r.problem == "wine" and r.model == "one_score")
+        with pytest.raises(DeclaredTypeError, match=r"network outputs shape \(1,\) per sample, but its signature declares "
+                                                     r"Label\('k'\), shape \(3,\); make its last layer"):
+            execute(run, catalog)

@@ -90,6 +90,8 @@ def test_ece_matches_the_binned_formula() -> None:
     assert sk.ece(ev) == pytest.approx(ece_by_hand(y, probs))
     sure = np.eye(5)[y]  # confident and right: perfectly calibrated
     assert sk.ece(evaluation(y, y, sure)) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="ece reads class probabilities"):
+        sk.ece(evaluation(y, probs.argmax(axis=1), logits))  # logits would give an "error" far outside [0, 1]
 
 
 def images(n: int = 3, h: int = 16, w: int = 12, c: int = 2) -> tuple[np.ndarray, np.ndarray]:

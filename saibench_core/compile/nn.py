@@ -18,7 +18,7 @@ import attrs
 import jax
 import jax.numpy as jnp
 
-from sail_types import Layer, Pipeline, Softmax
+from sail_types import Fitted, Layer, Pipeline, Softmax
 from sail_types._models import as_layer
 
 from ..errors import InvalidSignature
@@ -56,8 +56,14 @@ def _without_softmax(layer: Layer) -> tuple[Layer, bool]:
     return layer, False
 
 
-def compile_model(model: Layer | Any, dims: Mapping[str, int], precision: str = "float32") -> CompiledModel:
+def compile_model(model: Layer | Any, dims: Mapping[str, int], precision: str = "float32", *,
+                  logits: bool = False) -> CompiledModel:
     """Compile what a model factory returned, symbolic widths bound from ``dims``.
+
+    A classifier's outputs are logits: the cross-entropy loss reads them so, and its scores
+    (what metrics such as ``ece`` read) are their softmax, whether the model ends in
+    ``Softmax()`` (fused into the loss, left out of ``apply``) or not (``logits=True``: the
+    task trains with cross-entropy). Without either, outputs are scores as they are.
 
     With ``precision="bfloat16"`` (mixed precision) parameters stay float32 - the optimizer
     updates them there - and are cast, with the inputs, for the forward pass; outputs come
@@ -68,6 +74,7 @@ def compile_model(model: Layer | Any, dims: Mapping[str, int], precision: str = 
             ``equinox.Module``.
         dims: values of the symbolic dims.
         precision: ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+        logits: the task's loss is cross-entropy, so outputs are logits (see above).
 
     Returns:
         The compiled model.
@@ -83,10 +90,14 @@ def compile_model(model: Layer | Any, dims: Mapping[str, int], precision: str = 
         ((3,), True)
     """
     found = as_layer(model)
+    if isinstance(model, Fitted):
+        raise InvalidSignature(repr(model)[:200], "the factory returned Fitted(...), so annotate the model "
+                               "'-> Annotated[Fitted, ...]' (a method fitted without gradients takes no trainer)")
     if found is None:
         raise InvalidSignature(repr(model)[:200], "a model returns a SAIL layer (Pipeline(Linear(8), Relu(), ...), a "
                                "subclass of sail_types.Layer), sail_types.JaxModel(init=..., apply=...) or an equinox.Module")
-    layer, probabilities = _without_softmax(found)
+    layer, ends_in_softmax = _without_softmax(found)
+    probabilities = ends_in_softmax or logits
     if precision not in PRECISIONS:
         raise InvalidSignature(precision, f"unknown precision; saibench supports {', '.join(PRECISIONS)}")
     bound = dict(dims)
@@ -108,3 +119,12 @@ def compile_model(model: Layer | Any, dims: Mapping[str, int], precision: str = 
         return full(cast, x.astype(dtype), key=key).astype(jnp.float32)
 
     return CompiledModel(init, low, probabilities)
+
+
+def sample_output_shape(model: CompiledModel, sample_shape: Shape) -> Shape:
+    """The shape of one sample's outputs, as ``apply`` computes it (traced by
+    ``jax.eval_shape``: no parameter is initialised, nothing is computed)."""
+    params = jax.eval_shape(lambda key: model.init(key, sample_shape)[0], jax.random.key(0))
+    batch = jax.ShapeDtypeStruct((2, *sample_shape), jnp.float32)  # type: ignore[no-untyped-call]
+    out = jax.eval_shape(lambda p, x: model.apply(p, x), params, batch)
+    return tuple(out.shape[1:])

@@ -2,7 +2,10 @@
 
 A plugin's own ``Dataset.checksum`` is a claim; this is a measurement. It covers every
 fixture (train, test, and validation where the problem provides one), each array's dtype,
-shape and bytes, so a changed value, order, dtype or split is a changed dataset.
+shape and bytes, so a changed value, order, dtype or split is a changed dataset. A
+fixture's per-sample metadata (``Fixture.meta``) is data too and is hashed after its
+``x`` and ``y``, key by key in sorted order; a fixture without metadata feeds exactly what
+it did before metadata existed, so stored checksums stay valid.
 """
 
 from __future__ import annotations
@@ -17,6 +20,15 @@ def _feed(digest: Any, name: str, array: Any) -> None:
     values = np.ascontiguousarray(np.asarray(array))
     digest.update(f"{name}:{values.dtype.str}:{values.shape};".encode())
     digest.update(values.tobytes())
+
+
+def _feed_meta(digest: Any, name: str, array: Any) -> None:
+    values = np.asarray(array)
+    if values.dtype.hasobject:  # its bytes are pointers, different in every process: hash what they point to
+        digest.update(f"{name}:{values.dtype.str}:{values.shape};".encode())
+        digest.update("\x1f".join(map(repr, values.ravel())).encode())
+    else:
+        _feed(digest, name, values)
 
 
 def dataset_checksum(data: Any) -> str:
@@ -36,4 +48,7 @@ def dataset_checksum(data: Any) -> str:
             continue
         _feed(digest, f"{split}.x", fixture.x)
         _feed(digest, f"{split}.y", fixture.y)
+        meta = getattr(fixture, "meta", {})
+        for key in sorted(meta):
+            _feed_meta(digest, f"{split}.meta[{key!r}]", meta[key])
     return digest.hexdigest()

@@ -44,7 +44,8 @@ def carve_validation(train: Train[Any, Any], *, seed: int, stratify: bool, chron
       sample stays in training), chosen at random with ``seed``;
     - otherwise ``round(fraction * n)`` samples chosen at random with ``seed``.
 
-    Both parts keep the fixture's order.
+    Both parts keep the fixture's order, and each takes the same rows of the fixture's
+    per-sample metadata (``Fixture.meta``) as of ``x`` and ``y``.
 
     Args:
         train: the problem's training fixture (batch axis first).
@@ -79,4 +80,6 @@ def carve_validation(train: Train[Any, Any], *, seed: int, stratify: bool, chron
         picked = np.random.default_rng(seed).permutation(n)[: min(max(1, round(fraction * n)), n - 1)]
     held = np.zeros(n, dtype=bool)
     held[picked] = True
-    return Train(x[~held], y[~held]), Validation(x[held], y[held])
+    meta = {key: np.asarray(value) for key, value in train.meta.items()}
+    return (Train(x[~held], y[~held], meta={k: v[~held] for k, v in meta.items()}),
+            Validation(x[held], y[held], meta={k: v[held] for k, v in meta.items()}))

@@ -115,6 +115,24 @@ def check_fixture(module: str, declared_input: SailType, declared_output: SailTy
     _check_targets(module, declared_output, ya, split, dims)
 
 
+def check_meta(module: str, split: str, n: int, meta: Mapping[str, Any]) -> None:
+    """Check a fixture's per-sample metadata: every array has the fixture's ``n`` samples
+    along its first axis (``Fixture`` checks this when it is built; a mapping changed after
+    that, or a fixture built without ``Fixture``, reaches the run unchecked).
+
+    Raises:
+        DeclaredTypeError: e.g. "problem quakes's test fixture has 40 samples but its
+            metadata 'station' has 39".
+    """
+    for key, value in meta.items():
+        shape = np.shape(value)
+        if not shape or shape[0] != n:
+            length = "no batch axis" if not shape else f"{shape[0]}"
+            raise DeclaredTypeError(module, f"{module}'s {split} fixture has {n} samples but its metadata {key!r} has "
+                                    f"{length}; give one value per sample, in the order of x: "
+                                    f"Test(x, y, meta={{{key!r}: values}}) with len(values) == len(x)")
+
+
 def check_converted(module: str, model: str, declared: SailType, split: str, x: Any, dims: Mapping[str, int]) -> None:
     """Check converted inputs against the model's declared input, with the run's dims.
 
@@ -144,3 +162,18 @@ def check_checksum(problem: str, expected: str, measured: str) -> None:
         raise DatasetChanged(f"the dataset of problem {problem} changed since the campaign checked it: checksum "
                              f"{measured[:16]}… now, {expected[:16]}… then; the problem's data are not "
                              "deterministic (seed every generator) or its source changed; run the campaign again")
+
+
+def check_output_shape(model: str, declared: SailType, dims: Mapping[str, int], per_sample: tuple[int, ...]) -> None:
+    """A trained model's outputs have the shape its signature declares (``Label(10)``:
+    ``(10,)`` scores; ``Scalar()``: one value, ``()`` or ``(1,)``), before it trains.
+
+    Raises:
+        DeclaredTypeError: they do not; the message names both shapes.
+    """
+    expected = declared.shape(dims)
+    if per_sample == expected or (int(np.prod(per_sample)) == int(np.prod(expected)) == 1):
+        return
+    raise DeclaredTypeError(f"model {model}", f"model {model}'s network outputs shape {per_sample} per sample, but its signature "
+                            f"declares {declared!r}, shape {expected}; make its last layer produce that (e.g. end with "
+                            "Linear('k') for Label('k'), Linear(1) for Scalar()) or fix the annotation")

@@ -96,7 +96,8 @@ def _reference_outputs(reference: Reference | None, inputs: Mapping[str, Any] | 
 
 def evaluate_run(catalog: Catalog, metrics: Sequence[str], task: Task, fixtures: Mapping[str, tuple[Any, Any]],
                  shared: Mapping[str, Any], *, y_train: Any = None, reference: Reference | None = None,
-                 inputs: Mapping[str, Any] | None = None, units: str = "") -> dict[str, Any]:
+                 inputs: Mapping[str, Any] | None = None, units: str = "",
+                 meta: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Every metric on the validation and test fixtures, and the prediction metrics on the
     reference baseline's predictions too.
 
@@ -107,6 +108,8 @@ def evaluate_run(catalog: Catalog, metrics: Sequence[str], task: Task, fixtures:
         reference: the task's reference baseline fitted on the training fixture, and
             ``inputs``, the problem's inputs of each fixture (by name) it predicts from.
         units: the targets' unit, as the problem declares it.
+        meta: each fixture's per-sample metadata, by fixture name (``Evaluation.meta``;
+            a fixture left out has none).
 
     Returns:
         ``metrics`` (test), ``validation_metrics`` and ``failed_metrics`` (test, with
@@ -124,7 +127,8 @@ def evaluate_run(catalog: Catalog, metrics: Sequence[str], task: Task, fixtures:
     baseline: dict[str, dict[str, float]] = {}
     judged = reference_metrics(catalog, metrics) if reference is not None else []
     for split, (y_true, scores) in fixtures.items():
-        context: dict[str, Any] = {"y_train": y_train, "units": units, "fixture": split}
+        context: dict[str, Any] = {"y_train": y_train, "units": units, "fixture": split,
+                                   "meta": dict((meta or {}).get(split, {}))}
         outputs = _reference_outputs(reference, inputs, split, scores, task, y_true.shape)
         if outputs is not None:
             assert reference is not None

@@ -12,7 +12,7 @@ from sail_types import Dataset, Fixture, Forecast, Sequence, Task, TimeSeries
 from ..data.validation import carve_validation
 from ..discovery import Descriptor
 from ..planner import Run
-from .checks import check_fixture
+from .checks import check_fixture, check_meta
 
 
 class Fixtures(NamedTuple):
@@ -33,12 +33,14 @@ def time_ordered(problem: Descriptor, task: Task) -> bool:
 
 def run_fixtures(problem: Descriptor, task: Task, data: Dataset[Any, Any], run: Run) -> Fixtures:
     """Check every fixture ``data`` provides against ``problem``'s declared input and output
-    types (their dims are the problem's hyperparameters at this run), then carve the validation fixture where there is none
-    (``carve_validation``: seeded with ``run.split``; stratified for ``argmax`` tasks;
-    chronological for time-ordered data).
+    types (their dims are the problem's hyperparameters at this run) and its metadata against
+    its length, then carve the validation fixture where there is none (``carve_validation``:
+    seeded with ``run.split``; stratified for ``argmax`` tasks; chronological for
+    time-ordered data; the metadata carved with the same rows).
 
     Raises:
-        DeclaredTypeError: a fixture does not match the declared types.
+        DeclaredTypeError: a fixture does not match the declared types, or a metadata array
+            does not have one value per sample.
     """
     assert problem.input is not None and problem.output is not None
     provided = {"train": data.train, "validation": data.validation, "test": data.test}
@@ -47,6 +49,7 @@ def run_fixtures(problem: Descriptor, task: Task, data: Dataset[Any, Any], run: 
     for split, fixture in provided.items():
         if fixture is not None:
             check_fixture(f"problem {problem.name}", problem.input, problem.output, split, fixture.x, fixture.y, dims)
+            check_meta(f"problem {problem.name}", split, len(fixture.x), fixture.meta)
     if data.validation is not None:
         return Fixtures(data.train, data.validation, data.test, carved=False)
     stratify = task.prediction == "argmax" and np.ndim(data.train.y) == 1  # one class per sample

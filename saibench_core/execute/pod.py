@@ -29,7 +29,7 @@ from ..discovery import Catalog, Descriptor, load_catalog
 from ..errors import SaibenchError, UsageError
 from ..planner import Fill, Run
 from ..planner.compose import build
-from .checks import check_checksum, check_converted
+from .checks import check_checksum, check_converted, check_output_shape
 from .evaluate import evaluate_run
 from .events import observe, trained_timing
 from .fixtures import run_fixtures
@@ -160,6 +160,7 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
 
     from ..compile import compile_model, fit, latencies, predict, weights
     from ..compile.finite import check_predictions
+    from ..compile.nn import sample_output_shape
 
     phases = Phases()
     with phases("backend"):
@@ -185,7 +186,8 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
             check_converted(source, run.model, model.input, split, x, run.dims)
         x_train, x_val, x_test = (np.asarray(per_element(catalog, run.fills, x), dtype=np.float32) for x in xs)
     y_train, y_val, y_test = (np.asarray(f.y) for f in (train, validation, test))
-    context = run_context(problem, task, train, validation, test)  # training targets, reference baseline, unit
+    # training targets, reference baseline, unit; and each evaluated fixture's metadata, which converters never touch
+    context = {**run_context(problem, task, train, validation, test), "meta": {"validation": validation.meta, "test": test.meta}}
     recorded = {"validation_carved": carved, "device": str(device), "dataset_checksum": checksum,
                 "declared_checksum": data.checksum, "chain_used": list(chain_used)}
     if model.fitted:  # fitted without gradients, by the ``fit`` pseudo-trainer: no training loop
@@ -197,7 +199,10 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         layer: Layer = build(catalog, model, run.dims, hyper.get("model", {}), run.fills)
         training: Training = catalog.require("trainer", run.trainer).fn(**hyper.get("trainer", {}))
         runtime = catalog.require("software", run.software).runtime
-        compiled = compile_model(layer, run.dims, runtime.precision if runtime else "float32")
+        compiled = compile_model(layer, run.dims, runtime.precision if runtime else "float32",
+                                 logits=task.loss == "cross_entropy")
+        assert model.output is not None
+        check_output_shape(model.name, model.output, run.dims, sample_output_shape(compiled, x_train.shape[1:]))
     with phases("fit"):  # compile + train, each also timed inside fit
         initial = None
         if run.init_weights:
