@@ -99,14 +99,20 @@ def test_sigkill_mid_campaign_loses_and_duplicates_nothing(tmp_path: Path) -> No
     args = [sys.executable, "-m", "saibench_core", "run", "--db", str(db), "--problem", "wine", "--problem", "digits"]
     runner = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        if db.exists():
-            with sqlite3.connect(db) as conn:
-                if conn.execute("SELECT count(*) FROM runs").fetchone()[0] >= 2:
-                    break
-    os.killpg(runner.pid, signal.SIGKILL)  # the runner and its pods, at once
-    runner.wait()
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if not db.exists():  # connecting would create it
+                continue
+            try:
+                with sqlite3.connect(db) as conn:
+                    if conn.execute("SELECT count(*) FROM runs").fetchone()[0] >= 2:
+                        break
+            except sqlite3.OperationalError:  # not created yet, or its schema not yet written
+                continue
+    finally:
+        os.killpg(runner.pid, signal.SIGKILL)  # the runner and its pods, at once
+        runner.wait()
     with sqlite3.connect(db) as conn:
         before = dict(conn.execute("SELECT key, finished_at FROM runs").fetchall())
     total = len(json.loads(subprocess.run([*args[:3], "solve", "--json", "--problem", "wine", "--problem", "digits"],
