@@ -8,7 +8,6 @@ returns, through the same metrics as a trained network.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ import attrs
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._callables import takes_keyword
 from ._concepts import Train
 from ._errors import InvalidSignature
 
@@ -75,11 +75,8 @@ class Fitted:
 
     @property
     def seeded(self) -> bool:
-        """Whether ``fit`` takes the run's seed (a parameter named ``seed``)."""
-        try:
-            return "seed" in inspect.signature(self.fit).parameters
-        except (TypeError, ValueError):  # a builtin without a signature
-            return False
+        """Whether ``fit`` takes the run's seed (a keyword argument ``seed``)."""
+        return takes_keyword(self.fit, "seed")
 
     def fit_on(self, train: Train[Any, Any], seed: int) -> Predictor:
         """``fit(train, seed=seed)`` when it is seeded, else ``fit(train)``."""

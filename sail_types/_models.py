@@ -9,13 +9,13 @@ extras, imported only when a model uses them.
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
+from ._callables import takes_keyword
 from ._errors import InvalidSignature
 from ._layer import Array, Dims, Layer, Params, Shape, size
 
@@ -66,15 +66,6 @@ def _callable(layer: str, builder: str) -> Callable[[Any, Any, Any], None]:
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _takes(method: Any, name: str) -> bool:
-    """Whether ``method`` takes an argument ``name`` by keyword."""
-    try:
-        found = inspect.signature(method).parameters.get(name)
-    except (TypeError, ValueError):
-        return False
-    return found is not None and found.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 def _typed_key(key: Any) -> Any:
@@ -169,7 +160,7 @@ class Equinox(Layer):
         import jax
 
         module = eqx.combine(params, self._split()[1])
-        if not _takes(type(module).__call__, "key"):
+        if not takes_keyword(type(module).__call__, "key"):
             return jax.vmap(module)(x)
         if key is None:
             module = eqx.nn.inference_mode(module)
@@ -182,6 +173,14 @@ def _same_tree(a: Any, b: Any) -> bool:
 
     left: Any = jax.tree_util.tree_structure(a)  # PyTreeDef's __eq__ is untyped
     return bool(left == jax.tree_util.tree_structure(b))
+
+
+def _non_float_dtypes(tree: Any) -> list[str]:
+    """The dtypes of ``tree``'s arrays that gradients cannot train (integers, booleans)."""
+    import jax
+    import jax.numpy as jnp
+
+    return [str(a.dtype) for a in jax.tree_util.tree_leaves(tree) if not jnp.issubdtype(a.dtype, jnp.inexact)]
 
 
 def _is_float_shape(leaf: object) -> bool:
@@ -232,13 +231,11 @@ class Flax(Layer):
 
     def _linen_flags(self, training: bool) -> dict[str, bool]:
         call = type(self.module).__call__
-        flags = {"deterministic": not training} if _takes(call, "deterministic") else {}
-        return {**flags, "train": training} if _takes(call, "train") else flags
+        flags = {"deterministic": not training} if takes_keyword(call, "deterministic") else {}
+        return {**flags, "train": training} if takes_keyword(call, "train") else flags
 
     def _nnx_parts(self, module: Any) -> tuple[Any, Any, Any, Any]:
         """``(graphdef, params, rng keys, rng counts)`` of an nnx module; refuses other state."""
-        import jax
-        import jax.numpy as jnp
         from flax import nnx
 
         graph, params, *states = nnx.split(module, nnx.Param, nnx.RngKey, nnx.RngCount, ...)
@@ -250,8 +247,7 @@ class Flax(Layer):
                 + ", ".join(f"{path} ({kind})" for path, kind in held[:5]) + "; saibench trains floating-point "
                 "nnx.Param arrays only and carries no state updated in place: use nnx.LayerNorm or nnx.GroupNorm "
                 "instead of nnx.BatchNorm, and compute constants in __call__ (or keep them as Python values)")
-        ints = [str(a.dtype) for a in jax.tree_util.tree_leaves(params) if not jnp.issubdtype(a.dtype, jnp.inexact)]
-        if ints:
+        if ints := _non_float_dtypes(params):
             raise self._refuse(f"nnx.Param arrays of dtype {', '.join(ints[:3])} cannot be trained by gradients; "
                                "make them floating-point")
         return graph, params, keys, counts
@@ -304,8 +300,7 @@ class Flax(Layer):
                     "another mutable collection); saibench trains 'params' only and carries no state updated in "
                     "place: use nn.LayerNorm or nn.GroupNorm instead of nn.BatchNorm")
             params = variables.get("params", {})
-            ints = [str(a.dtype) for a in jax.tree_util.tree_leaves(params) if not jnp.issubdtype(a.dtype, jnp.inexact)]
-            if ints:
+            if ints := _non_float_dtypes(params):
                 raise self._refuse(f"parameters of dtype {', '.join(ints[:3])} cannot be trained by gradients")
             return params
         from flax import nnx
@@ -343,7 +338,7 @@ class Flax(Layer):
         module = nnx.merge(graph, state, jax.tree_util.tree_unflatten(tree, fresh), zeros)
         if key is None:
             module.eval()
-        if _takes(type(module).__call__, "rngs"):
+        if takes_keyword(type(module).__call__, "rngs"):
             return module(x, rngs=nnx.Rngs(call))
         return module(x)
 

@@ -48,7 +48,6 @@ def dataset_checksum(data: Any) -> str:
             continue
         _feed(digest, f"{split}.x", fixture.x)
         _feed(digest, f"{split}.y", fixture.y)
-        meta = getattr(fixture, "meta", {})
-        for key in sorted(meta):
-            _feed_meta(digest, f"{split}.meta[{key!r}]", meta[key])
+        for key in sorted(fixture.meta):
+            _feed_meta(digest, f"{split}.meta[{key!r}]", fixture.meta[key])
     return digest.hexdigest()

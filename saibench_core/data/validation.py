@@ -80,6 +80,6 @@ def carve_validation(train: Train[Any, Any], *, seed: int, stratify: bool, chron
         picked = np.random.default_rng(seed).permutation(n)[: min(max(1, round(fraction * n)), n - 1)]
     held = np.zeros(n, dtype=bool)
     held[picked] = True
-    meta = {key: np.asarray(value) for key, value in train.meta.items()}
+    meta = train.meta  # arrays already: Fixture converts them
     return (Train(x[~held], y[~held], meta={k: v[~held] for k, v in meta.items()}),
             Validation(x[held], y[held], meta={k: v[held] for k, v in meta.items()}))

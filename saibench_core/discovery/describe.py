@@ -111,12 +111,17 @@ def _source_hash(fn: Callable[..., Any]) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
+def _signature_dims(fields: dict[str, Any]) -> frozenset[str]:
+    """The dim names of a module's input and output types."""
+    return frozenset().union(*(t.symbols() for t in (fields.get("input"), fields.get("output")) if t is not None))
+
+
 def _check_constraints(who: str, spec: ModuleSpec, hyper: tuple[HyperParam, ...], fields: dict[str, Any]) -> None:
     """Constraints mention only numeric hyperparameters and the module's signature dims, and
     ``//``/``%`` only integer ones (Z3 has no remainder of reals)."""
     numeric = {h.name for h in hyper if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in h.grid)}
     integral = {h.name for h in hyper if all(isinstance(v, int) and not isinstance(v, bool) for v in h.grid)}
-    dims = frozenset().union(*(t.symbols() for t in (fields.get("input"), fields.get("output")) if t is not None))
+    dims = _signature_dims(fields)
     for expr in spec.constraints:
         unknown = constraint_names(expr) - numeric - dims
         if unknown:
@@ -171,7 +176,7 @@ def _check_problem_dims(who: str, hyper: tuple[HyperParam, ...], fields: dict[st
 def _check_names_apart(who: str, hyper: tuple[HyperParam, ...], fields: dict[str, Any]) -> None:
     """A module other than a problem names its hyperparameters and its signature dims apart:
     in a constraint ``"k <= 3"`` and in ``x.dims`` a shared name would mean either."""
-    dims = frozenset().union(*(t.symbols() for t in (fields.get("input"), fields.get("output")) if t is not None))
+    dims = _signature_dims(fields)
     shared = sorted(dims & {h.name for h in hyper})
     if shared:
         raise InvalidSignature(who, f"hyperparameter(s) {shared} have the name(s) of dims in its signature "
@@ -181,7 +186,7 @@ def _check_names_apart(who: str, hyper: tuple[HyperParam, ...], fields: dict[str
 
 def _check_slots(who: str, slots: tuple[Slot, ...], fields: dict[str, Any]) -> None:
     """A slot's dims must be bound by the model's own signature, or its filler has no size."""
-    dims = frozenset().union(*(t.symbols() for t in (fields.get("input"), fields.get("output")) if t is not None))
+    dims = _signature_dims(fields)
     for slot in slots:
         free = (slot.requirement.input.symbols() | slot.requirement.output.symbols()) - dims
         if free:
