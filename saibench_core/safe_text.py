@@ -89,7 +89,7 @@ class SafeConsole(Console):
         """See ``rich.console.Console.print``; tables and groups are escaped before layout."""
         super().print(*map(_escaped_tree, objects), **kwargs)
 
-    def render_str(self, text: str, **kwargs: Any) -> Text:  # type: ignore[override]
+    def render_str(self, text: str, **kwargs: Any) -> Text:  # type: ignore[override, unused-ignore]
         """See ``rich.console.Console.render_str``; ``text`` is escaped first."""
         return super().render_str(escape(text), **kwargs)
 

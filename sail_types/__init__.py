@@ -28,6 +28,9 @@ from ._errors import Fail as Fail
 from ._errors import InvalidSignature as InvalidSignature
 from ._errors import InvalidValue as InvalidValue
 from ._errors import SaibenchError as SaibenchError
+from ._experiments import Experiment as Experiment
+from ._experiments import Gradient as Gradient
+from ._experiments import TrainedModel as TrainedModel
 from ._fitted import Fitted as Fitted
 from ._fitted import Predictor as Predictor
 from ._hooks import hookimpl as hookimpl
@@ -81,6 +84,7 @@ from ._suggest import Suggest as Suggest
 from ._suggest import Suggestion as Suggestion
 from ._types import Atom as Atom
 from ._types import Atoms as Atoms
+from ._types import Configuration as Configuration
 from ._types import Dim as Dim
 from ._types import Image as Image
 from ._types import Label as Label

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._errors import InvalidSignature, InvalidValue
+from ._experiments import Experiment
 
 if TYPE_CHECKING:
     import optax
@@ -166,10 +167,16 @@ class Validation(Fixture[X, Y]):
     one; otherwise the engine carves it from the training fixture."""
 
 
+def _as_experiments(experiments: Mapping[str, Experiment]) -> dict[str, Experiment]:
+    return dict(experiments)
+
+
 @attrs.frozen
 class Dataset(Generic[X, Y]):
     """What a problem returns: a train and a test fixture, and optionally a validation one
-    (keyword ``validation=``; without it the engine carves one from ``train``). The
+    (keyword ``validation=``; without it the engine carves one from ``train``) and
+    experiments conducted on the trained model (keyword ``experiments=``, names to
+    ``Experiment``; their observations reach metrics as ``Evaluation.observations``). The
     problem's return annotation ``Dataset[Annotated[..., Image(8, 8, 1)], Annotated[...,
     Label(10)]]`` is its signature.
     """
@@ -180,6 +187,14 @@ class Dataset(Generic[X, Y]):
     # serialises (a bytes digest once crashed the runner after training)
     checksum: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
     validation: Validation[X, Y] | None = attrs.field(default=None, kw_only=True)
+    experiments: Mapping[str, Experiment] = attrs.field(factory=dict, kw_only=True, converter=_as_experiments)
+
+    def __attrs_post_init__(self) -> None:
+        for name, experiment in self.experiments.items():
+            if not isinstance(name, str) or not isinstance(experiment, Experiment):
+                raise InvalidSignature(f"Dataset(experiments={{{name!r}: ...}})", "experiments map names to "
+                                       "sail_types.Experiment(run, data=...): Dataset(..., experiments={'rollout': "
+                                       "Experiment(rollout, data={'positions': p})})")
 
 
 def _check_patience(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
@@ -303,6 +318,14 @@ class Evaluation:
         meta: the evaluated fixture's per-sample metadata (``Test(x, y, meta={"station":
             ids})``), each array aligned with ``y_true`` sample for sample; empty where the
             problem gives none (a metric that needs a key it lacks returns NaN).
+        gradients: the model's values of each gradient the problem declares
+            (``@problem(gradients=[Gradient("forces", ...)])``), by name, aligned with
+            ``y_true`` sample for sample; the true values are ``meta[name]``. For the
+            reference baseline, zeros (a constant has no gradient).
+        observations: what each of the problem's experiments observed with the trained
+            model, by experiment name (``observations["rollout"]["rmsd"]``); on the test
+            fixture's evaluation only (empty on the validation fixture, and for an
+            experiment that failed).
     """
 
     y_true: NDArray[Any]
@@ -323,3 +346,5 @@ class Evaluation:
     reference_scores: NDArray[Any] | None = None
     units: str = ""
     meta: Mapping[str, NDArray[Any]] = attrs.field(factory=dict, kw_only=True)
+    gradients: Mapping[str, NDArray[Any]] = attrs.field(factory=dict, kw_only=True)
+    observations: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, kw_only=True)

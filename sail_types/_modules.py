@@ -17,6 +17,7 @@ import attrs
 from ._concepts import Task
 from ._constraints import check_constraint
 from ._errors import InvalidSignature, InvalidValue
+from ._experiments import Gradient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,6 +91,10 @@ def _real(value: object, what: str, who: str, fix: str, *, nonnegative: bool = F
     return float(value)
 
 
+def _gradients(entries: Iterable[Gradient]) -> tuple[Gradient, ...]:
+    return tuple(entries)
+
+
 @attrs.frozen
 class ModuleSpec:
     """What a decorator declares about a module, beyond its signature."""
@@ -109,6 +114,7 @@ class ModuleSpec:
     constraints: tuple[str, ...] = attrs.field(default=(), converter=_constraints)
     needs: tuple[str, ...] = ()
     hard_fail: float | None = attrs.field(default=None, converter=_int_to_float)
+    gradients: tuple[Gradient, ...] = attrs.field(default=(), converter=_gradients)
 
     def __attrs_post_init__(self) -> None:
         """Every declared value checked where it enters, so that none fails later in the
@@ -137,6 +143,11 @@ class ModuleSpec:
             _real(self.hard_fail, "hard_fail", who, "e.g. hard_fail=0.5, or leave it out")
         for m in self.metrics:
             check_name(m, "metric", who)
+        if not all(isinstance(g, Gradient) for g in self.gradients):
+            raise InvalidValue(who, f"gradients={self.gradients!r} must be Gradient targets, e.g. "
+                               "gradients=[Gradient('forces', wrt=np.s_[1:, 1:4], sign=-1.0)]")
+        if len({g.name for g in self.gradients}) < len(self.gradients):
+            raise InvalidValue(who, "two gradients share a name; each names its own metadata array")
 
 
 def _mark(spec: ModuleSpec) -> Callable[[F], F]:
@@ -150,6 +161,7 @@ def _mark(spec: ModuleSpec) -> Callable[[F], F]:
 def problem(
     *, task: Task, field: str = "general", kind: Literal["cases", "class", "setting"] = "cases",
     name: str | None = None, only_with: Iterable[str] = (), never_with: Iterable[str] = (), unit: str = "",
+    gradients: Iterable[Gradient] = (),
 ) -> Callable[[F], F]:
     """Declare a problem: a function returning ``Dataset[X, Y]`` (paper §3: defined by
     *cases* - a dataset, by *class* - generated instances, or by *setting* - a simulator).
@@ -161,9 +173,18 @@ def problem(
         name: the module name; defaults to the function's name.
         only_with, never_with: relations, see ``model``.
         unit: the targets' unit (``"eV"``), handed to metrics as ``Evaluation.units``.
+        gradients: derivatives of the model's output with respect to its input that are
+            targets too (``Gradient("forces", wrt=np.s_[1:, 1:4], sign=-1.0)``), their
+            true values in each fixture's metadata under their names (see ``Gradient``).
+
+    A problem of ``kind="setting"`` runs a simulator: what it returns is cached on disk
+    by a content hash of its setting (its source, version and hyperparameters), so that
+    repeated runs and every run of a campaign load it instead of simulating again. A long
+    simulation reports its progress when the problem takes a keyword ``progress``:
+    ``progress(fraction, what)`` with ``0 <= fraction <= 1``.
     """
     return _mark(ModuleSpec("problem", name, task=task, field=field, problem_kind=kind,
-                            only_with=only_with, never_with=never_with, unit=unit))
+                            only_with=only_with, never_with=never_with, unit=unit, gradients=tuple(gradients)))
 
 
 def model(

@@ -31,7 +31,7 @@ class Pipeline(Layer):
     layers: tuple[Layer, ...]
 
     def __init__(self, *layers: Layer) -> None:
-        self.__attrs_init__(_layers("Pipeline", layers))  # type: ignore[attr-defined]
+        self.__attrs_init__(_layers("Pipeline", layers))  # type: ignore[attr-defined, unused-ignore]
 
     def _shapes(self, shape: Shape, dims: Dims) -> list[Shape]:
         shapes = [shape]
@@ -104,7 +104,7 @@ class Concat(Layer):
     def __init__(self, *layers: Layer) -> None:
         if not layers:
             raise TypeError("Concat takes at least one layer, e.g. Concat(Identity(), Conv(8, 3))")
-        self.__attrs_init__(_layers("Concat", layers))  # type: ignore[attr-defined]
+        self.__attrs_init__(_layers("Concat", layers))  # type: ignore[attr-defined, unused-ignore]
 
     def output_shape(self, shape: Shape, dims: Dims) -> Shape:
         """The branches' common shape, its last axis the sum of theirs."""

@@ -66,7 +66,7 @@ class SailType:
             raise InvalidSignature(
                 type(self).__name__, f"takes {self.rank} dimension(s), got {len(checked)}: {dims!r}"
             )
-        self.__attrs_init__(checked)  # type: ignore[attr-defined]
+        self.__attrs_init__(checked)  # type: ignore[attr-defined, unused-ignore]
 
     @property
     def kind(self) -> str:
@@ -169,6 +169,20 @@ class Atoms(SailType):
     def shape(self, bindings: typing.Mapping[str, int]) -> tuple[int, ...]:
         """``(n, 4)``: species, x, y, z of each atom."""
         return (evaluate_dim(self.dims[0], bindings), 4)
+
+
+class Configuration(SailType):
+    """An atomic configuration and the box it is in: ``n`` atoms, shape ``(n + 1, 4)`` per
+    sample. Row 0 is ``(0, a, b, c)``: the edge lengths in Å of its orthorhombic periodic
+    cell, or zeros for a finite cluster without periodic boundaries; rows ``1..n`` are the
+    atoms' ``(atomic number, x, y, z)`` in Å. Forces are the gradient ``-∂E/∂x[1:, 1:4]``.
+    """
+
+    rank = 1
+
+    def shape(self, bindings: typing.Mapping[str, int]) -> tuple[int, ...]:
+        """``(n + 1, 4)``: the cell row, then atomic number, x, y, z of each atom."""
+        return (evaluate_dim(self.dims[0], bindings) + 1, 4)
 
 
 def evaluate_dim(dim: Dim, bindings: typing.Mapping[str, int]) -> int:

@@ -16,7 +16,7 @@ skips the remaining epochs' work under a ``lax.cond`` (``StopState``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -25,7 +25,7 @@ import numpy as np
 import optax
 from numpy.typing import NDArray
 
-from sail_types import Task, Training
+from sail_types import Gradient, Task, Training
 
 from ..errors import InvalidSignature, UsageError
 from .clocks import cache_state, compile_cache_state, timed_execution
@@ -105,20 +105,35 @@ def as_targets(outputs: jax.Array, targets: jax.Array) -> jax.Array:
     return outputs.reshape(targets.shape) if outputs.size == targets.size else outputs
 
 
-def loss_function(model: CompiledModel, task: TaskOrLoss, loss_override: Callable[..., Any] | None = None) -> Callable[..., jax.Array]:
+def loss_function(model: CompiledModel, task: TaskOrLoss, loss_override: Callable[..., Any] | None = None,
+                  gradients: Sequence[Gradient] = ()) -> Callable[..., jax.Array]:
     """The task's training loss, the mean over the batch of its per-sample losses:
     ``cross_entropy`` (softmax cross-entropy of the model's logits against class indices),
     ``squared_error``, ``absolute_error``, or the task's own callable. For ``identity``
     tasks the outputs are first shaped as the targets (``as_targets``). The returned
     ``mean_loss(params, x, y, key=None)`` passes ``key`` to the model: a key while training
     (dropout active), ``None`` when evaluating. ``loss_override`` (a trainer's
-    ``Training.loss``) replaces the task's loss; the prediction stays the task's."""
+    ``Training.loss``) replaces the task's loss; the prediction stays the task's.
+
+    With ``gradients`` (a problem's ``Gradient`` targets), ``y`` is ``(targets, *true
+    gradients)`` and the loss adds each gradient's ``weight ×`` the mean squared error of the
+    model's gradient, taken in the same pass as the outputs (``jax.vjp`` of the summed
+    outputs with respect to the inputs: each sample's output depends on its own input)."""
     loss, prediction = semantics(task)
     if loss_override is not None:
         loss = loss_override
 
-    def mean_loss(params: Params, x: jax.Array, y: jax.Array, key: jax.Array | None = None) -> jax.Array:
-        outputs = model.apply(params, x, key=key)
+    def mean_loss(params: Params, x: jax.Array, y: Any, key: jax.Array | None = None) -> jax.Array:
+        if not gradients:
+            return task_loss(model.apply(params, x, key=key), y)
+        outputs, pullback = jax.vjp(lambda inputs: model.apply(params, inputs, key=key), x)
+        (input_gradient,) = pullback(jnp.ones_like(outputs))
+        total = task_loss(outputs, y[0])
+        for gradient, true in zip(gradients, y[1:], strict=True):
+            total = total + gradient.weight * jnp.mean((gradient.take(input_gradient) - true) ** 2)
+        return total
+
+    def task_loss(outputs: jax.Array, y: jax.Array) -> jax.Array:
         if loss == "cross_entropy":
             losses: jax.Array = optax.softmax_cross_entropy_with_integer_labels(outputs, y)
             return losses.mean()
@@ -142,7 +157,7 @@ def optimizer_of(training: Training, n: int) -> tuple[optax.GradientTransformati
 
 
 def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n: int, snapshots: bool = False,
-                  optimizer: optax.GradientTransformation | None = None) -> Callable[..., Any]:
+                  optimizer: optax.GradientTransformation | None = None, gradients: Sequence[Gradient] = ()) -> Callable[..., Any]:
     """A pure ``train(state, key, x, y) -> (state, epoch_losses)`` for ``n`` samples; with
     ``snapshots``, ``(state, (epoch_losses, params after each epoch))``.
 
@@ -151,26 +166,28 @@ def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n:
     the stop run neither updates nor evaluation (their losses are NaN).
 
     ``optimizer`` is the one the state was initialised with (``optimizer_of(training, n)``,
-    built here when not given)."""
+    built here when not given). With ``gradients``, ``y`` is ``(targets, *true gradients)``
+    (see ``loss_function``)."""
     batch = min(training.batch_size, n)
     steps = n // batch
-    loss_fn = loss_function(model, task, training.loss)
+    loss_fn = loss_function(model, task, training.loss, gradients)
     if optimizer is None:
         optimizer, _ = optimizer_of(training, n)
 
-    def step(state: TrainState, batch_xyk: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[TrainState, jax.Array]:
+    def step(state: TrainState, batch_xyk: tuple[jax.Array, Any, jax.Array]) -> tuple[TrainState, jax.Array]:
         value, grads = jax.value_and_grad(loss_fn)(state.params, *batch_xyk)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         return TrainState(optax.apply_updates(state.params, updates), opt_state), value
 
-    def one_epoch(state: TrainState, key: jax.Array, x: jax.Array, y: jax.Array) -> tuple[TrainState, jax.Array]:
+    def one_epoch(state: TrainState, key: jax.Array, x: jax.Array, y: Any) -> tuple[TrainState, jax.Array]:
         """One epoch's updates on a fresh batch order; ``(state, per-step losses)``."""
         # x and y are closed over by the callers, not carried: a carried dataset may be copied every epoch
         order = jax.random.permutation(key, n)[: steps * batch].reshape(steps, batch)
         # the layers' keys (dropout) from a key of their own: batch orders stay as they were
-        return jax.lax.scan(step, state, (x[order], y[order], jax.random.split(jax.random.fold_in(key, 1), steps)))
+        batches = jax.tree.map(lambda leaf: leaf[order], y)
+        return jax.lax.scan(step, state, (x[order], batches, jax.random.split(jax.random.fold_in(key, 1), steps)))
 
-    def train(state: TrainState, key: jax.Array, x: jax.Array, y: jax.Array) -> tuple[TrainState, Any]:
+    def train(state: TrainState, key: jax.Array, x: jax.Array, y: Any) -> tuple[TrainState, Any]:
         def epoch(state: TrainState, key: jax.Array) -> tuple[TrainState, Any]:
             state, losses = one_epoch(state, key, x, y)
             return state, ((losses.mean(), state.params) if snapshots else losses.mean())
@@ -181,8 +198,8 @@ def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n:
         return train
     patience = training.patience
 
-    def train_stopping(state: TrainState, key: jax.Array, x: jax.Array, y: jax.Array, xv: jax.Array,
-                       yv: jax.Array) -> tuple[tuple[TrainState, StopState], Any]:
+    def train_stopping(state: TrainState, key: jax.Array, x: jax.Array, y: Any, xv: jax.Array,
+                       yv: Any) -> tuple[tuple[TrainState, StopState], Any]:
         def run(carry: tuple[TrainState, StopState], key: jax.Array, number: jax.Array) -> tuple[tuple[TrainState, StopState], Any]:
             state, stop = carry
             state, losses = one_epoch(state, key, x, y)
@@ -208,9 +225,9 @@ def make_train_fn(model: CompiledModel, training: Training, task: TaskOrLoss, n:
     return train_stopping
 
 
-def fit(model: CompiledModel, training: Training, task: TaskOrLoss, x: NDArray[Any], y: NDArray[Any], *, key: jax.Array,
+def fit(model: CompiledModel, training: Training, task: TaskOrLoss, x: NDArray[Any], y: Any, *, key: jax.Array,
         initial: Callable[[Params], Params] | None = None, snapshots: bool = False,
-        validation: tuple[NDArray[Any], NDArray[Any]] | None = None) -> Trained:
+        validation: tuple[NDArray[Any], Any] | None = None, gradients: Sequence[Gradient] = ()) -> Trained:
     """Initialise and train ``model`` on ``(x, y)`` with ``task``'s loss; timings exclude
     compilation (``clocks.timed_execution`` says what the training clock covers).
 
@@ -219,7 +236,9 @@ def fit(model: CompiledModel, training: Training, task: TaskOrLoss, x: NDArray[A
     clock only pays for writing them), for metrics that follow training epoch by epoch.
     ``validation`` (the validation fixture) is read only by early stopping
     (``training.patience``): the returned ``params`` are then the best epoch's, and
-    ``epoch_losses`` and ``snapshots`` cover the epochs run.
+    ``epoch_losses`` and ``snapshots`` cover the epochs run. With ``gradients`` (a problem's
+    ``Gradient`` targets), ``y`` and the validation targets are ``(targets, *true
+    gradients)`` and the loss adds their weighted squared errors (``loss_function``).
 
     Raises:
         UsageError: ``training.patience`` without a ``validation`` fixture.
@@ -240,7 +259,7 @@ def fit(model: CompiledModel, training: Training, task: TaskOrLoss, x: NDArray[A
         args += (jax.device_put(validation[0]), jax.device_put(validation[1]))
     with compile_cache_state() as cache_events:
         start = time.perf_counter()
-        program = jax.jit(make_train_fn(model, training, task, len(x), snapshots, optimizer)).lower(*args).compile()
+        program = jax.jit(make_train_fn(model, training, task, len(x), snapshots, optimizer, gradients)).lower(*args).compile()
         compile_seconds = time.perf_counter() - start
     (carry, out), train_seconds, first_seconds, clock = timed_execution(program, *args)
     common: dict[str, Any] = {"compile_seconds": compile_seconds, "train_seconds": train_seconds, "first_execution_seconds": first_seconds,

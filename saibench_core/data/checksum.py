@@ -5,7 +5,9 @@ fixture (train, test, and validation where the problem provides one), each array
 shape and bytes, so a changed value, order, dtype or split is a changed dataset. A
 fixture's per-sample metadata (``Fixture.meta``) is data too and is hashed after its
 ``x`` and ``y``, key by key in sorted order; a fixture without metadata feeds exactly what
-it did before metadata existed, so stored checksums stay valid.
+it did before metadata existed, so stored checksums stay valid. A problem's experiments
+(``Dataset.experiments``) are data too: each one's function (by its qualified name) and
+arrays, after the fixtures, only where there are any.
 """
 
 from __future__ import annotations
@@ -50,4 +52,9 @@ def dataset_checksum(data: Any) -> str:
         _feed(digest, f"{split}.y", fixture.y)
         for key in sorted(fixture.meta):
             _feed_meta(digest, f"{split}.meta[{key!r}]", fixture.meta[key])
+    for name, experiment in sorted(getattr(data, "experiments", {}).items()):
+        run = experiment.run
+        digest.update(f"experiment {name}:{getattr(run, '__module__', '')}.{getattr(run, '__qualname__', repr(run))};".encode())
+        for key in sorted(experiment.data):
+            _feed_meta(digest, f"experiment {name}.data[{key!r}]", experiment.data[key])
     return digest.hexdigest()

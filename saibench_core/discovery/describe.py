@@ -35,6 +35,7 @@ from sail_types._suggest import PLAIN, plain
 from .contained import call_within
 
 SPLIT_SEED = "split_seed"
+PROGRESS = "progress"  # a problem's keyword for ``progress(fraction, what)``, passed by the engine (data/setting.py)
 
 
 @attrs.frozen
@@ -216,12 +217,14 @@ def describe(fn: Callable[..., Any], plugin: str, version: str, *, probe_limit: 
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     keyword = [p for p in params if p.kind is p.KEYWORD_ONLY]
     slots = tuple(Slot(p.name, p.default) for p in keyword if isinstance(p.default, Requirement))
-    # a problem's ``split_seed`` is not a hyperparameter: it is the run's split (``--repeat`` varies it)
+    # a problem's ``split_seed`` is not a hyperparameter: it is the run's split (``--repeat`` varies it); nor is its
+    # ``progress``, the engine's callback
     takes_split_seed = spec.kind == "problem" and any(p.name == SPLIT_SEED for p in keyword)
     hyper = tuple(
         HyperParam(p.name, _grid(who, p.name, p.default.values if isinstance(p.default, Suggestion) else (p.default,)))
         for p in keyword
         if not isinstance(p.default, Requirement) and not (takes_split_seed and p.name == SPLIT_SEED)
+        and not (spec.kind == "problem" and p.name == PROGRESS)
     )
     if slots and spec.kind != "model":
         raise InvalidSignature(who, "only a model can Require a submodule")

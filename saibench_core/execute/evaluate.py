@@ -12,6 +12,8 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from sail_types import Evaluation, Task
 
 from ..discovery import Catalog
@@ -97,7 +99,9 @@ def _reference_outputs(reference: Reference | None, inputs: Mapping[str, Any] | 
 def evaluate_run(catalog: Catalog, metrics: Sequence[str], task: Task, fixtures: Mapping[str, tuple[Any, Any]],
                  shared: Mapping[str, Any], *, y_train: Any = None, reference: Reference | None = None,
                  inputs: Mapping[str, Any] | None = None, units: str = "",
-                 meta: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+                 meta: Mapping[str, Mapping[str, Any]] | None = None,
+                 gradients: Mapping[str, Mapping[str, Any]] | None = None,
+                 observations: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Every metric on the validation and test fixtures, and the prediction metrics on the
     reference baseline's predictions too.
 
@@ -110,6 +114,10 @@ def evaluate_run(catalog: Catalog, metrics: Sequence[str], task: Task, fixtures:
         units: the targets' unit, as the problem declares it.
         meta: each fixture's per-sample metadata, by fixture name (``Evaluation.meta``;
             a fixture left out has none).
+        gradients: the model's values of the problem's gradients on each fixture, by
+            fixture name (``Evaluation.gradients``); the reference baseline's are zeros.
+        observations: the problem's experiments' observations (``Evaluation.observations``),
+            given to the test fixture's evaluation only.
 
     Returns:
         ``metrics`` (test), ``validation_metrics`` and ``failed_metrics`` (test, with
@@ -129,15 +137,18 @@ def evaluate_run(catalog: Catalog, metrics: Sequence[str], task: Task, fixtures:
     for split, (y_true, scores) in fixtures.items():
         context: dict[str, Any] = {"y_train": y_train, "units": units, "fixture": split,
                                    "meta": dict((meta or {}).get(split, {}))}
+        model_gradients = dict((gradients or {}).get(split, {}))
         outputs = _reference_outputs(reference, inputs, split, scores, task, y_true.shape)
         if outputs is not None:
             assert reference is not None
             ref_scores, ref_pred = outputs
             context |= {"reference": reference.name, "reference_scores": ref_scores, "reference_pred": ref_pred}
+            constant = {name: np.zeros_like(values) for name, values in model_gradients.items()}  # a constant's gradient
             baseline[split], _ = evaluate(catalog, judged, y_true=y_true, scores=ref_scores, y_pred=ref_pred,
-                                          **{**shared, **UNMEASURED, **context})
+                                          **{**shared, **UNMEASURED, **context}, gradients=constant)
         out[split] = evaluate(catalog, metrics, y_true=y_true, scores=scores,
-                              y_pred=predictions(scores, task.prediction, y_true.shape), **shared, **context)
+                              y_pred=predictions(scores, task.prediction, y_true.shape), **shared, **context,
+                              gradients=model_gradients, observations=dict(observations or {}) if split == "test" else {})
     (values, failed), (validation, _) = out["test"], out["validation"]
     if metrics and not values:
         raise MetricsFailed("every metric failed: " + "; ".join(failed.values()))

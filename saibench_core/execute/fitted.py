@@ -22,6 +22,7 @@ from ..discovery import Catalog, Descriptor
 from ..fit import fit_timed, fitted_of, latencies, predict
 from ..planner import Run
 from ..planner.compose import build
+from .asks import Asked, Asks
 from .evaluate import evaluate_run
 from .events import closing
 from .pod import Phases, result
@@ -40,7 +41,8 @@ def _events(outcome: Any, task: Task, y_val: NDArray[Any], val_predictions: NDAr
 
 
 def execute_fitted(catalog: Catalog, run: Run, model: Descriptor, task: Task, fixtures: Sequence[tuple[NDArray[Any], NDArray[Any]]],
-                   phases: Phases, device: Any, recorded: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+                   phases: Phases, device: Any, recorded: Mapping[str, Any], context: Mapping[str, Any],
+                   train_meta: Mapping[str, Any] | None = None, asks: Asks | None = None) -> dict[str, Any]:
     """Fit, predict and evaluate one run of a ``Fitted`` model (see the module docstring).
 
     Args:
@@ -49,6 +51,9 @@ def execute_fitted(catalog: Catalog, run: Run, model: Descriptor, task: Task, fi
         recorded: what the pod records for every run (checksums, chain, carve, device...).
         context: ``evaluate_run``'s context (training targets, reference baseline, unit:
             ``reference.run_context``; each fixture's metadata).
+        train_meta: the training fixture's metadata, handed to ``fit`` with it
+            (``train.meta``: true gradients such as forces, groups, weights).
+        asks: the problem's gradients and experiments (``execute.asks``).
 
     Returns:
         the pod's result dict (``execute``'s), with ``fitted`` (the ``how`` text) and no
@@ -69,13 +74,15 @@ def execute_fitted(catalog: Catalog, run: Run, model: Descriptor, task: Task, fi
     with phases("build"):
         fitted = fitted_of(model.name, build(catalog, model, run.dims, run.hyper.get("model", {}), run.fills))
     with phases("fit"):
-        outcome = fit_timed(model.name, fitted, Train(x_train, y_train), run.seed)
+        outcome = fit_timed(model.name, fitted, Train(x_train, y_train, meta=dict(train_meta or {})), run.seed)
     with phases("predict"):
         scores, inference = predict(model.name, outcome.predictor, x_test, shape, "test")
         check_predictions(scores, "test")
         val_scores, _ = predict(model.name, outcome.predictor, x_val, shape, "validation", passes=0)
         check_predictions(val_scores, "validation")
         latency = latencies(outcome.predictor, x_test)
+    with phases("experiments"):
+        asked = asks.conduct(asks.fitted_model(model.name, outcome.predictor, catalog, run)) if asks is not None else Asked()
     val_pred = predictions(val_scores, task.prediction, y_val.shape)
     timing = {"kind": "timing", "compile_seconds": 0.0, "compile_cache": COMPILE_CACHE, "train_seconds": outcome.train_seconds,
               "train_clock": outcome.train_clock, "first_execution_seconds": outcome.first_execution_seconds}
@@ -85,5 +92,6 @@ def execute_fitted(catalog: Catalog, run: Run, model: Descriptor, task: Task, fi
               "n_train": len(x_train), "n_validation": len(x_val), "n_test": len(x_test), "epochs": 0, "events": events}
     with phases("metrics"):
         evaluated = evaluate_run(catalog, run.metrics, task, {"validation": (y_val, val_scores), "test": (y_test, scores)}, shared,
-                                 **context)
-    return {**result(evaluated, shared, timing, inference, recorded, phases), "fitted": outcome.how, "weights": None, "epoch_losses": []}
+                                 **context, **asked.evaluation)
+    return {**result(evaluated, shared, timing, inference, recorded, phases), **asked.record, "fitted": outcome.how, "weights": None,
+            "epoch_losses": []}

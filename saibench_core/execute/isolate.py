@@ -36,12 +36,15 @@ from typing import Any, NoReturn
 import attrs
 import psutil
 
+from ..data.setting import PROGRESS_PREFIX, show_progress
 from ..planner import Run
 from ..results.outcome import Outcome
 from . import limits
 from .logcap import LogTail, cap
 
 SAMPLE_SECONDS = 0.1
+PROGRESS = PROGRESS_PREFIX.encode()
+LINE_LIMIT = 4096  # bytes of an unfinished log line kept while looking for progress lines
 RESULT_MAX_BYTES = 64 * 2**20
 # "__main__": the fork server imports the caller's main module once, so pods do not each
 # re-import it (multiprocessing does that for spawn-like starts, ~0.1-0.5 s per pod)
@@ -190,7 +193,16 @@ class _Pod:
         self.worker: int | None = None
         self.keeper_status: int | None = None  # when the runner reaped it (the fork server died)
         self.interrupted = False
+        self._line = b""  # the log's last, unfinished line
         os.set_blocking(log.fileno(), False)
+
+    def _progress(self, chunk: bytes) -> None:
+        """Show each complete progress line of the log (``data.setting.Progress``)."""
+        *lines, self._line = (self._line + chunk).split(b"\n")
+        self._line = self._line[-LINE_LIMIT:]
+        for line in lines:
+            if line.startswith(PROGRESS):
+                show_progress(line[len(PROGRESS):])
 
     def _read_log(self) -> None:
         while not self.log_pipe.closed:
@@ -204,6 +216,7 @@ class _Pod:
                 self.log_pipe.close()
                 return
             self.log.feed(chunk)
+            self._progress(chunk)
 
     def _receive(self) -> bool:
         """Take one message; True when the pod has nothing more to say."""

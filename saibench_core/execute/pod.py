@@ -24,11 +24,12 @@ import platformdirs
 
 from sail_types import Dataset, Layer, Task, Training
 
-from ..data import dataset_checksum
+from ..data import dataset_checksum, load_problem
 from ..discovery import Catalog, Descriptor, load_catalog
 from ..errors import SaibenchError, UsageError
 from ..planner import Fill, Run
 from ..planner.compose import build
+from .asks import Asks
 from .checks import check_checksum, check_converted, check_output_shape
 from .evaluate import evaluate_run
 from .events import observe, trained_timing
@@ -173,34 +174,42 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
     hyper: Mapping[str, Mapping[str, Any]] = run.hyper
 
     with phases("load"):
-        data: Dataset[Any, Any] = problem.fn(**problem_arguments(problem, hyper.get("problem", {}), run.split))
+        data: Dataset[Any, Any] = load_problem(problem, problem_arguments(problem, hyper.get("problem", {}), run.split))
     with phases("check"):
         checksum = dataset_checksum(data)
         check_checksum(run.problem, run.dataset_checksum, checksum)
         train, validation, test, carved = run_fixtures(problem, task, data, run)
+    gradients = problem.spec.gradients
     with phases("convert"):
-        xs, chain_used = convert(catalog, (run.chain, *run.fallbacks), (train.x, validation.x, test.x))
+        # with gradients the chain runs inside the compiled program (derivatives through it): it is chosen and checked
+        # on a few samples here; otherwise each fixture is converted once
+        fused = bool(gradients) and not model.fitted
+        raw = tuple(np.asarray(f.x, dtype=np.float32) for f in (train, validation, test))
+        xs, chain_used = convert(catalog, (run.chain, *run.fallbacks), tuple(x[:2] if fused else x for x in raw))
         assert model.input is not None
         source = f"converter {chain_used[-1]}" if chain_used else f"problem {run.problem}"
         for split, x in zip(("train", "validation", "test"), xs, strict=True):
             check_converted(source, run.model, model.input, split, x, run.dims)
-        x_train, x_val, x_test = (np.asarray(per_element(catalog, run.fills, x), dtype=np.float32) for x in xs)
+        converted = tuple(np.asarray(per_element(catalog, run.fills, x), dtype=np.float32) for x in xs)
+        x_train, x_val, x_test = raw if fused else converted
     y_train, y_val, y_test = (np.asarray(f.y) for f in (train, validation, test))
     # training targets, reference baseline, unit; and each evaluated fixture's metadata, which converters never touch
     context = {**run_context(problem, task, train, validation, test), "meta": {"validation": validation.meta, "test": test.meta}}
     recorded = {"validation_carved": carved, "device": str(device), "dataset_checksum": checksum,
                 "declared_checksum": data.checksum, "chain_used": list(chain_used)}
+    asks = Asks(gradients, data.experiments, chain_used, raw, (train, validation, test))
     if model.fitted:  # fitted without gradients, by the ``fit`` pseudo-trainer: no training loop
         from .fitted import execute_fitted
 
         return execute_fitted(catalog, run, model, task, ((x_train, y_train), (x_val, y_val), (x_test, y_test)), phases, device,
-                              recorded, context)
+                              recorded, context, train.meta, asks)
     with phases("build"):
         layer: Layer = build(catalog, model, run.dims, hyper.get("model", {}), run.fills)
         training: Training = catalog.require("trainer", run.trainer).fn(**hyper.get("trainer", {}))
         runtime = catalog.require("software", run.software).runtime
-        compiled = compile_model(layer, run.dims, runtime.precision if runtime else "float32",
-                                 logits=task.loss == "cross_entropy")
+        network = compile_model(layer, run.dims, runtime.precision if runtime else "float32", logits=task.loss == "cross_entropy")
+        on_raw = asks.on_raw_inputs(catalog, run, network, converted[0].shape[1:], model.name)
+        compiled = on_raw if fused and on_raw is not None else network
         assert model.output is not None
         check_output_shape(model.name, model.output, run.dims, sample_output_shape(compiled, x_train.shape[1:]))
     with phases("fit"):  # compile + train, each also timed inside fit
@@ -209,14 +218,17 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
             path = Path(run.init_weights.rsplit("#", 1)[0])
             initial = lambda fresh: weights.load(path, fresh)  # noqa: E731
         needs_epochs = any("epochs" in catalog.require("metric", m).spec.needs for m in run.metrics)
-        trained = fit(compiled, training, task, x_train, y_train, key=jax.random.key(run.seed), initial=initial, snapshots=needs_epochs,
-                      validation=(x_val, y_val))  # read only by early stopping (Training.patience)
+        targets, val_targets = (asks.targets(y, f) for y, f in ((y_train, train), (y_val, validation))) if fused else (y_train, y_val)
+        trained = fit(compiled, training, task, x_train, targets, key=jax.random.key(run.seed), initial=initial, snapshots=needs_epochs,
+                      validation=(x_val, val_targets), gradients=gradients if fused else ())  # validation: early stopping only
     with phases("predict"):
         scores, inference = predict(compiled, trained.params, x_test)
         check_predictions(scores, "test")
         val_scores, _ = predict(compiled, trained.params, x_val, passes=0)
         check_predictions(val_scores, "validation")
         latency = latencies(compiled, trained.params, x_test)
+    with phases("experiments"):
+        asked = asks.conduct(asks.trained_model(model.name, on_raw, network, trained.params, catalog, run))
     with phases("observe"):
         events = tuple(observe(trained, compiled, task, x_val, y_val, inference, latency, device))
     shared = {"train_seconds": trained.train_seconds, "compile_seconds": trained.compile_seconds,
@@ -224,10 +236,11 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
               "n_test": len(x_test), "epochs": trained.epochs_run, "events": events}
     with phases("metrics"):
         evaluated = evaluate_run(catalog, run.metrics, task, {"validation": (y_val, val_scores), "test": (y_test, scores)}, shared,
-                                 **context)
+                                 **context, **asked.evaluation)
     saved = str(weights.save(trained.params, Path(save_weights))) if save_weights else None
     return {
         **result(evaluated, shared, trained_timing(trained), inference, recorded, phases),
+        **asked.record,
         "weights": saved,
         "epoch_losses": [float(v) for v in trained.epoch_losses],
         # what the trainer did: epochs asked for and run, the updates its schedule was sized for,

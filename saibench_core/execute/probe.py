@@ -49,12 +49,12 @@ def problem_arguments(desc: Descriptor, hyper: Mapping[str, Any], split: int) ->
 
 def _checksum(problem: str, hyper_json: str, split: int) -> dict[str, Any]:
     """A probe pod's work: load the problem's data and return its checksum."""
-    from ..data import dataset_checksum
+    from ..data import dataset_checksum, load_problem
 
     warm = sys.modules.get("saibench_core.execute.warm")  # present when forked from the fork server
     catalog = (warm.catalog() if warm else None) or load_catalog()
     desc = catalog.require("problem", problem)
-    data = desc.fn(**problem_arguments(desc, json.loads(hyper_json), split))
+    data = load_problem(desc, problem_arguments(desc, json.loads(hyper_json), split))
     return {"dataset_checksum": dataset_checksum(data)}
 
 
