@@ -98,12 +98,32 @@ def _catalog() -> Catalog:
     return catalog
 
 
-def _plan(globs: dict[str, Sequence[str]], fields: Sequence[str], **options: Any) -> sb.Plan:
-    """``sb.plan`` of the installed modules with the ``--problem`` ... filters; says what
-    ``--strict-types`` left out."""
+def _grid(settings: Sequence[str]) -> dict[str, list[Any]]:
+    """``--set MODULE.PARAM=V1,V2`` options as ``sb.plan``'s grid: each value read as JSON
+    (``300``, ``0.5``, ``true``), else kept as a string."""
+    grid: dict[str, list[Any]] = {}
+    for setting in settings:
+        key, sep, values = setting.partition("=")
+        if not sep or not values:
+            raise click.BadParameter(f"{setting!r} is not MODULE.PARAM=V1,V2, e.g. md_bulk.temperature=300,900",
+                                     param_hint="--set")
+        grid.setdefault(key.strip(), []).extend(_value(v.strip()) for v in values.split(","))
+    return grid
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _plan(globs: dict[str, Sequence[str]], fields: Sequence[str], settings: Sequence[str] = (), **options: Any) -> sb.Plan:
+    """``sb.plan`` of the installed modules with the ``--problem`` ... filters and ``--set``
+    grids; says what ``--strict-types`` left out."""
     plan = sb.plan(problem=globs["problem_globs"], model=globs["model_globs"], trainer=globs["trainer_globs"],
                    software=globs["software_globs"], hardware=globs["hardware_globs"], field=fields,
-                   catalog=_catalog(), **options)
+                   catalog=_catalog(), grid=_grid(settings), **options)
     for finding in plan.type_failures:
         err.print(f"saibench: --strict-types leaves out {finding.kind} {finding.module} ({finding.plugin}): "
                   f"{finding.errors[0]}", style="yellow", soft_wrap=True)
@@ -156,6 +176,9 @@ def plan_options(fn: F) -> F:
                      help="Longest converter chain to consider."),
         click.option("--max-runs", type=click.IntRange(min=1), help="Keep a seeded uniform sample of this many runs."),
         click.option("--strict-types", is_flag=True, help="Leave out modules whose plugin code fails `saibench check`."),
+        click.option("--set", "settings", multiple=True, metavar="MODULE.PARAM=V1,V2",
+                     help="Plan these values of a module's hyperparameter instead of its own (repeatable), "
+                          "e.g. --set md_bulk.temperature=300,900."),
     ]):
         fn = option(fn)
     return filters(fn)
@@ -172,13 +195,13 @@ TABLE_ROWS = 1000
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, SEED_MAX),
               help="Seed recorded in each run (and of --max-runs sampling).")
 def solve(as_json: bool, count: bool, show_all: bool, max_chain: int, max_runs: int | None, strict_types: bool,
-          seed: int, fields: Sequence[str], **globs: Sequence[str]) -> None:
+          seed: int, fields: Sequence[str], settings: Sequence[str], **globs: Sequence[str]) -> None:
     """List every feasible benchmark run of the installed modules.
 
     Plans stream: `--json` writes each run as it is planned, `--count` keeps none in memory.
     `saibench explain` says why a pairing is missing.
     """
-    plan = _plan(globs, fields, max_chain=max_chain, max_runs=max_runs, seed=seed, strict_types=strict_types)
+    plan = _plan(globs, fields, settings, max_chain=max_chain, max_runs=max_runs, seed=seed, strict_types=strict_types)
     if count:
         n = plan.count()
         click.echo(json.dumps({"feasible": n}) if as_json else str(n))
@@ -344,13 +367,13 @@ class _Progress:
               help="What --repeat varies: the seed (initialisation, shuffling), the data split, or both.")
 def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str | None, save_weights: Path | None,
         init_weights: Path | None, memory_limit: float | None, max_chain: int, max_runs: int | None, strict_types: bool, seed: int,
-        repeat: int, vary: str, fields: Sequence[str], **globs: Sequence[str]) -> None:
+        repeat: int, vary: str, fields: Sequence[str], settings: Sequence[str], **globs: Sequence[str]) -> None:
     """Plan and execute every feasible run, store the results, print the leaderboards.
 
     Runs already in the database with the same modules, versions and settings are skipped.
     Exits with status 1 when any run failed (the others are stored all the same).
     """
-    plan = _plan(globs, fields, max_chain=max_chain, max_runs=max_runs, seed=seed, repeat=repeat, vary=vary,
+    plan = _plan(globs, fields, settings, max_chain=max_chain, max_runs=max_runs, seed=seed, repeat=repeat, vary=vary,
                  strict_types=strict_types)
     with contextlib.ExitStack() as stack:
         bar = _Progress(stack)

@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,6 +113,30 @@ def globs(parameter: str, value: str | Sequence[str]) -> tuple[str, ...]:
         if not isinstance(pattern, str):
             raise InvalidInput(parameter, value, P.WHERE, " is not a glob pattern or a list of them, e.g. 'mlp*'")
     return patterns
+
+
+def grid(value: object) -> dict[str, tuple[Any, ...]]:
+    """Hyperparameter grids by ``"MODULE.PARAMETER"``, each a list of JSON values.
+
+    Raises:
+        InvalidInput: not such a mapping.
+    """
+    import json
+
+    fix = " is not a mapping of 'MODULE.PARAMETER' to a list of values, e.g. {'md_bulk.temperature': [300.0, 900.0]}"
+    if not isinstance(value, Mapping):
+        raise InvalidInput("grid", value, P.WHERE, fix)
+    out: dict[str, tuple[Any, ...]] = {}
+    for key, values in value.items():
+        if not isinstance(key, str) or isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise InvalidInput("grid", value, P.WHERE, fix)
+        try:
+            json.dumps(list(values))
+        except (TypeError, ValueError):
+            raise InvalidInput("grid", value, P.WHERE, f"[{key!r}] holds a value that is not a number, string, boolean or "
+                               "null; give those only") from None
+        out[key] = tuple(values)
+    return out
 
 
 def scheduler_address(address: str) -> str:

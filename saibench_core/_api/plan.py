@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -14,6 +14,7 @@ from ..discovery import Catalog, Descriptor, load_catalog
 from ..errors import UsageError
 from ..planner import ROLES, LeftOut, Planner, Run, sample, select
 from ..planner.rules import Reason
+from ..planner.select import with_grid
 from ..results import SEED_MAX
 from . import inputs
 
@@ -107,7 +108,8 @@ class Plan:
 
 def plan(*, problem: Globs = (), model: Globs = (), trainer: Globs = (), software: Globs = (), hardware: Globs = (),
          field: Globs = (), max_chain: int = 3, max_runs: int | None = None, seed: int = 0, repeat: int = 1,
-         vary: str = "both", strict_types: bool = False, catalog: Catalog | None = None) -> Plan:
+         vary: str = "both", strict_types: bool = False, grid: Mapping[str, Sequence[Any]] | None = None,
+         catalog: Catalog | None = None) -> Plan:
     """Plan the feasible runs of the installed modules (``saibench solve``).
 
     With no arguments every installed plugin is planned: as many runs as
@@ -125,6 +127,9 @@ def plan(*, problem: Globs = (), model: Globs = (), trainer: Globs = (), softwar
         vary: what repetitions vary: ``"seed"`` (initialisation, shuffling), ``"split"``
             (the data split) or ``"both"``.
         strict_types: leave out modules whose plugin code fails ``saibench check`` (mypy).
+        grid: hyperparameter values to plan instead of modules' own, by
+            ``"MODULE.PARAMETER"``: ``{"md_bulk.temperature": [300.0, 900.0]}`` plans runs
+            at both temperatures (``saibench run --set md_bulk.temperature=300,900``).
         catalog: the modules to plan (default: every installed plugin's).
 
     Returns:
@@ -150,6 +155,8 @@ def plan(*, problem: Globs = (), model: Globs = (), trainer: Globs = (), softwar
     inputs.integer("repeat", repeat, 1)
     inputs.choice("vary", vary, VARY)
     catalog = load_catalog() if catalog is None else catalog
+    if grid:
+        catalog = with_grid(catalog, inputs.grid(grid))
     failures: tuple[Finding, ...] = ()
     if strict_types:
         from ..check import check_catalog, without_failures
