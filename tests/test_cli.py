@@ -93,11 +93,11 @@ def test_malformed_installed_plugin_is_named_and_the_rest_still_plan(tmp_path: P
 def test_count_field_and_max_runs() -> None:
     assert saibench("solve", "--count").stdout.strip() == str(len(json.loads(saibench("solve", "--json").stdout)))
     chem = json.loads(saibench("solve", "--json", "--field", "chemistry").stdout)
-    assert {r["problem"] for r in chem} == {"wine", "atom_energies"}
+    assert {r["problem"] for r in chem} == {"wine", "md_bulk", "md_cluster"}
     picked = [json.loads(saibench("solve", "--json", "--max-runs", "2", "--seed", "5").stdout) for _ in range(2)]
     assert picked[0] == picked[1] and len(picked[0]) == 2
     bad = saibench("solve", "--field", "astro*")
-    assert bad.returncode == 2 and "installed fields: chemistry, medicine, vision" in bad.stderr
+    assert bad.returncode == 2 and "installed fields: chemistry, medicine, microscopy, tutorial, vision" in bad.stderr
 
 
 def test_explain_names_every_reason_as_json() -> None:
@@ -110,17 +110,17 @@ def test_explain_names_every_reason_as_json() -> None:
 
 
 @pytest.mark.slow
-def test_deep_sets_learns_atom_energies_end_to_end(tmp_path: Path) -> None:
+def test_the_tutorials_deep_sets_learns_atom_energies_end_to_end(tmp_path: Path) -> None:
     import numpy as np
-    from saibench_chemistry import atom_energies
+    from saibench_tutorial.atoms import atom_energies
 
     db = str(tmp_path / "results.sqlite")
     done = saibench("run", "--db", db, "--problem", "atom_energies")
     assert done.returncode == 0, done.stderr
     entries = json.loads(saibench("rank", "--db", db, "--json").stdout)["by_mae"]
-    assert {e["trainer"] for e in entries} == {"adam", "adamw_cosine"}  # the schedule is offered to chemistry only
+    assert {e["trainer"] for e in entries} == {"adam"}  # the cosine schedule is offered to chemistry only, not tutorials
     entry = entries[0]
-    assert entry["model"] == "deep_sets"
+    assert entry["model"] == "atom_sets"
     data = atom_energies()
     mean_baseline = float(np.mean(np.abs(data.test.y - data.train.y.mean())))  # ~1.9: predicting the mean
     assert entry["metrics"]["mae"] < 0.3 * mean_baseline

@@ -116,15 +116,15 @@ def test_explain_lists_every_violated_dim_not_one_core() -> None:
 def test_unused_module_reports_fail_reason(catalog: Catalog) -> None:
     found = {f"{d.kind} {d.name}": reasons for d, reasons in unused(Planner(catalog))}
     assert "hardware gpu" in found and found["hardware gpu"][0].requirement == "Fail"
-    assert "model mlp_regressor" not in found  # it fills deep_sets' slot
+    assert "model mlp_regressor" not in found  # it fills atom_sets' slot
 
 
-def test_deep_sets_slot_is_filled_by_embedding_and_mlp(catalog: Catalog) -> None:
-    runs = [r for r in Planner(catalog).runs() if r.model == "deep_sets" and r.trainer == "adam"]
+def test_a_set_models_slot_is_filled_by_an_element_converter_and_mlp(catalog: Catalog) -> None:
+    runs = [r for r in Planner(catalog).runs() if r.model == "atom_sets" and r.trainer == "adam"]
     assert len(runs) == 1
     (fill,) = runs[0].fills
     assert (fill.slot, fill.model, fill.chain, dict(fill.dims)) == ("phi", "mlp_regressor", ("embed_atom",), {"d": 7})
-    assert runs[0].model_label == "deep_sets[phi=embed_atom→mlp_regressor]"
+    assert runs[0].model_label == "atom_sets[phi=embed_atom→mlp_regressor]"
     assert ("converter", "embed_atom") in runs[0].modules()
 
 

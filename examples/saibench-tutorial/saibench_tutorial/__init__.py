@@ -1,6 +1,8 @@
 """A tutorial saibench plugin: a new problem (wine cultivars from their chemistry) and a
-new metric (balanced accuracy). Installed, it meets every installed model with no change
-to saibench: ``pip install -e examples/saibench-tutorial && saibench solve``."""
+new metric (balanced accuracy); and a tutorial of sets and submodule slots (``atoms``: a
+formula energy, an atom-embedding converter and a Deep Sets model the planner completes).
+Installed, it meets every installed model with no change to saibench:
+``pip install -e examples/saibench-tutorial && saibench solve``."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sail_types import Classify, Dataset, Evaluation, Label, Tensor, Test, Train, hookimpl, metric, problem
+
+from .atoms import atom_energies, atom_sets, embed_atom
 
 
 @problem(task=Classify, field="chemistry", kind="cases")
@@ -39,7 +43,7 @@ def balanced_accuracy(ev: Annotated[Evaluation, Label("k")]) -> float:
 @hookimpl
 def saibench_modules() -> Sequence[Callable[..., Any]]:
     """The tutorial's modules."""
-    return [wine, balanced_accuracy]
+    return [wine, balanced_accuracy, atom_energies, embed_atom, atom_sets]
 
 
 @hookimpl

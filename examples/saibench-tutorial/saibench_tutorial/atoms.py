@@ -1,4 +1,11 @@
-"""Atomic configurations: a generated energy problem and an atom-embedding converter.
+"""A tutorial of sets and submodule slots: a generated energy problem, an atom-embedding
+converter and a Deep Sets model whose per-atom network the planner fills.
+
+It is a tutorial, not a chemistry benchmark: the energy comes from a formula that a sum of
+per-atom terms represents exactly (a linear fit on 8 features solves it), so it shows how
+``Map``, ``Sum``, ``Require`` and element converters compose, not how well a method
+learns physics; for that, see saibench-chemistry's EMT molecular dynamics (``md_bulk``,
+``md_cluster``).
 
 Each sample is a configuration of ``n`` atoms stored as ``(species, x, y, z)`` rows. The
 energy is a sum of per-atom terms - a species' reference energy plus a species' harmonic
@@ -15,7 +22,25 @@ from typing import Annotated
 import numpy as np
 from numpy.typing import NDArray
 
-from sail_types import Atom, Atoms, Dataset, Regress, Scalar, Tensor, Test, Train, converter, problem
+from sail_types import (
+    Atom,
+    Atoms,
+    Dataset,
+    Input,
+    Layer,
+    Map,
+    Pipeline,
+    Regress,
+    Require,
+    Scalar,
+    Sum,
+    Tensor,
+    Test,
+    Train,
+    converter,
+    model,
+    problem,
+)
 
 SPECIES = ("H", "C", "N", "O")
 REFERENCE_ENERGY = np.array([-0.5, -1.0, -1.5, -2.0], dtype=np.float64)
@@ -33,9 +58,9 @@ def energies(configurations: NDArray[np.floating]) -> NDArray[np.float64]:
     return total
 
 
-@problem(task=Regress, field="chemistry", kind="class", unit="eV")
+@problem(task=Regress, field="tutorial", kind="class", unit="eV")
 def atom_energies(*, n_train: int = 2000, n_test: int = 500, seed: int = 0) -> Dataset[Configurations, Energies]:
-    """Predict the energy of 8-atom configurations of H, C, N, O from species and positions.
+    """Tutorial: the energy of 8-atom configurations of H, C, N, O from a per-atom formula.
 
     Args:
         n_train, n_test: configurations generated for each split.
@@ -56,3 +81,12 @@ def embed_atom(x: Annotated[NDArray[np.float32], Atom()]) -> Annotated[NDArray[n
     """One atom as features: a one-hot species code (4) and its position (3)."""
     one_hot = np.eye(len(SPECIES), dtype=np.float32)[x[:, 0].astype(int)]
     return np.concatenate([one_hot, x[:, 1:]], axis=1).astype(np.float32)
+
+
+@model(task=Regress, field="tutorial")
+def atom_sets(x: Annotated[Input, Atoms("n")], *, phi: Layer = Require(Regress, Atom(), Scalar())) -> Annotated[Layer, Scalar()]:
+    """Deep Sets (Zaheer et al., 2017) over atoms: the sum of per-atom contributions
+    ``φ(atom)``, permutation invariant by construction. ``φ`` is not written here: the
+    planner fills it from installed models and converters mapping an ``Atom`` to a
+    ``Scalar`` - ``embed_atom`` followed by the standard ``mlp_regressor``."""
+    return Pipeline(Map(phi), Sum())
