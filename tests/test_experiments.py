@@ -266,3 +266,20 @@ def test_gradient_declarations_are_checked() -> None:
     with pytest.raises(sail.InvalidSignature, match="experiments map names to sail_types.Experiment"):
         sail.Dataset(sail.Train(np.zeros((1, 1)), np.zeros(1)), sail.Test(np.zeros((1, 1)), np.zeros(1)),
                      experiments={"rollout": lambda model, data: {}})  # type: ignore[dict-item]
+
+
+def test_a_regressor_starts_at_its_targets_scale_and_classifiers_and_images_are_left_alone() -> None:
+    from saibench_core.compile.standardize import standardized, target_scale
+
+    y = np.array([140.0, 150.0, 170.0])
+    assert target_scale(sail.Regress, sail.Scalar(), y) == pytest.approx((float(np.mean(y)), float(np.std(y))))
+    assert target_scale(sail.Regress, sail.Scalar(), np.full(3, 2.0)) == (2.0, 1.0)  # constant targets: shift only
+    assert target_scale(sail.Classify, sail.Label(3), np.array([0, 1, 2])) is None
+    assert target_scale(sail.Denoise, sail.Image(4, 4, 1), np.zeros((2, 4, 4, 1))) is None
+    model = compile_model(sail.Pipeline(sail.Linear(1)), {})
+    params, _ = model.init(jax.random.key(0), (2,))
+    zero = jax.tree.map(jnp.zeros_like, params)
+    scaled = standardized(model, (150.0, 12.5))
+    x = jnp.ones((4, 2))
+    np.testing.assert_allclose(scaled.apply(zero, x), 150.0)  # a network at zero predicts the training mean
+    np.testing.assert_allclose(scaled.apply(params, x), 150.0 + 12.5 * model.apply(params, x), rtol=1e-6)

@@ -162,6 +162,7 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
     from ..compile import compile_model, fit, latencies, predict, weights
     from ..compile.finite import check_predictions
     from ..compile.nn import sample_output_shape
+    from ..compile.standardize import standardized, target_scale
 
     phases = Phases()
     with phases("backend"):
@@ -208,6 +209,8 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         training: Training = catalog.require("trainer", run.trainer).fn(**hyper.get("trainer", {}))
         runtime = catalog.require("software", run.software).runtime
         network = compile_model(layer, run.dims, runtime.precision if runtime else "float32", logits=task.loss == "cross_entropy")
+        scale = target_scale(task, problem.output, y_train)
+        network = standardized(network, scale)  # a regressor starts at its targets' scale
         on_raw = asks.on_raw_inputs(catalog, run, network, converted[0].shape[1:], model.name)
         compiled = on_raw if fused and on_raw is not None else network
         assert model.output is not None
@@ -247,7 +250,7 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         # and with early stopping the best epoch (whose parameters were evaluated)
         "training": {"epochs": training.epochs, "epochs_run": trained.epochs_run, "steps": trained.steps,
                      "patience": training.patience, "best_epoch": trained.best_epoch, "stopped_early": trained.stopped_early,
-                     "own_loss": training.loss is not None},
+                     "own_loss": training.loss is not None, "target_scale": list(scale) if scale else None},
         # the per-epoch curves on the validation fixture, where a metric follows epochs
         **{f"validation_{key}": [event[f"validation_{key}"] for event in events if event["kind"] == "epoch"]
            for key in ("loss", "accuracy") if trained.snapshots is not None},

@@ -26,8 +26,14 @@ from .metrics import (
 )
 from .models import deep_sets, pair_potential
 from .problems import md_bulk, md_cluster
+from .rankings import by_energy_error, by_force_error, by_rollout
+from .trainers import force_matching
 
 __all__ = [
+    "by_energy_error",
+    "by_force_error",
+    "by_rollout",
+    "force_matching",
     "deep_sets",
     "emt",
     "energy_mae",
@@ -51,5 +57,5 @@ def saibench_modules() -> Sequence[Callable[..., Any]]:
     return [
         md_bulk, md_cluster, symmetry_functions, deep_sets, pair_potential, morse, emt,
         energy_mae, force_mae, rollout_energy_drift, rollout_rmsd, rollout_stable_steps, rollout_steps_per_second,
-        rollout_speedup,
+        rollout_speedup, by_energy_error, by_force_error, by_rollout, force_matching,
     ]
