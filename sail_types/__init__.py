@@ -30,6 +30,7 @@ from ._errors import InvalidValue as InvalidValue
 from ._errors import SaibenchError as SaibenchError
 from ._experiments import Experiment as Experiment
 from ._experiments import Gradient as Gradient
+from ._experiments import Pretrain as Pretrain
 from ._experiments import TrainedModel as TrainedModel
 from ._fitted import Fitted as Fitted
 from ._fitted import Predictor as Predictor

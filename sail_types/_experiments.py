@@ -183,3 +183,35 @@ class Experiment:
 
     run: Callable[[TrainedModel, Mapping[str, NDArray[Any]]], Observations] = attrs.field(validator=_check_run)
     data: Mapping[str, NDArray[Any]] = attrs.field(factory=dict, converter=_as_arrays)
+
+
+def _check_module_name(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    from ._modules import check_name
+
+    check_name(value, attribute.name, "Pretrain")
+
+
+@attrs.frozen
+class Pretrain:
+    """Where a model's runs may start from: the weights another run trained, carried over.
+
+    ``@model(task=Segment, pretrain=Pretrain("particle_denoise", "unet_denoiser", keep="[0]"))``
+    makes the planner plan each run of the model twice: trained from scratch, and started
+    from the parameters a run of ``model`` trained on ``problem`` (by ``trainer``, at their
+    default hyperparameters, with the same seed, split, software and hardware). That
+    pre-training run is planned as the other's dependency: it runs first, its weights are
+    kept, and the fine-tuning run loads the parameters under ``keep`` - the paths
+    (``jax.tree_util.keystr``) that start with it, e.g. ``"[0]"`` for the first layer of a
+    ``Pipeline`` (an encoder) - and initialises the rest (a new head) afresh; ``keep=""``
+    carries every parameter. Leaderboards and exports show which run each started from.
+
+    Args:
+        problem, model: the pre-training run's problem and model (installed module names).
+        keep: the prefix of the parameter paths carried over.
+        trainer: the pre-training run's trainer.
+    """
+
+    problem: str = attrs.field(validator=_check_module_name)
+    model: str = attrs.field(validator=_check_module_name)
+    keep: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    trainer: str = attrs.field(default="adam", validator=_check_module_name)

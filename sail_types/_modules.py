@@ -17,7 +17,7 @@ import attrs
 from ._concepts import Task
 from ._constraints import check_constraint
 from ._errors import InvalidSignature, InvalidValue
-from ._experiments import Gradient
+from ._experiments import Gradient, Pretrain
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,6 +115,7 @@ class ModuleSpec:
     needs: tuple[str, ...] = ()
     hard_fail: float | None = attrs.field(default=None, converter=_int_to_float)
     gradients: tuple[Gradient, ...] = attrs.field(default=(), converter=_gradients)
+    pretrain: Pretrain | None = None
 
     def __attrs_post_init__(self) -> None:
         """Every declared value checked where it enters, so that none fails later in the
@@ -146,6 +147,9 @@ class ModuleSpec:
         if not all(isinstance(g, Gradient) for g in self.gradients):
             raise InvalidValue(who, f"gradients={self.gradients!r} must be Gradient targets, e.g. "
                                "gradients=[Gradient('forces', wrt=np.s_[1:, 1:4], sign=-1.0)]")
+        if self.pretrain is not None and not isinstance(self.pretrain, Pretrain):
+            raise InvalidValue(who, f"pretrain={self.pretrain!r} must be a Pretrain, e.g. "
+                               "pretrain=Pretrain('particle_denoise', 'unet_denoiser', keep='[0]')")
         if len({g.name for g in self.gradients}) < len(self.gradients):
             raise InvalidValue(who, "two gradients share a name; each names its own metadata array")
 
@@ -189,7 +193,7 @@ def problem(
 
 def model(
     *, task: Task, field: str = "general", name: str | None = None, only_with: Iterable[str] = (),
-    never_with: Iterable[str] = (), constraints: Iterable[str] = (),
+    never_with: Iterable[str] = (), constraints: Iterable[str] = (), pretrain: Pretrain | None = None,
 ) -> Callable[[F], F]:
     """Declare a model: ``def m(x: Annotated[Input, Tensor("d")], *, width: int = ...)
     -> Annotated[Layer, Label("k")]`` returning a declarative SAIL network.
@@ -201,9 +205,11 @@ def model(
         constraints: requirements over hyperparameters and signature dims decided by Z3,
             e.g. ``"kernel <= h"`` or ``"width >= 2*depth"``; grid points violating them
             are pruned.
+        pretrain: a run the model may start from (``Pretrain``): each of its runs is then
+            planned from scratch and from that run's weights, which runs first.
     """
     return _mark(ModuleSpec("model", name, task=task, field=field, only_with=only_with,
-                            never_with=never_with, constraints=constraints))
+                            never_with=never_with, constraints=constraints, pretrain=pretrain))
 
 
 def trainer(

@@ -13,6 +13,7 @@ from sail_types._modules import ModuleKind
 from ..discovery import Catalog, Descriptor, load_catalog
 from ..errors import UsageError
 from ..planner import ROLES, LeftOut, Planner, Run, sample, select
+from ..planner.pretraining import Pretraining
 from ..planner.rules import Reason
 from ..planner.select import with_grid
 from ..results import SEED_MAX
@@ -69,13 +70,20 @@ class Plan:
         return len(self.runs)
 
     def stream(self) -> Iterator[Run]:
-        """The runs as they are planned, none kept (with ``max_runs``: the seeded sample)."""
-        runs = self.planner.runs(seeds=self.repetitions)
+        """The runs as they are planned, none kept (with ``max_runs``: the seeded sample): a
+        model that declares ``Pretrain`` comes from scratch and from its pre-training run,
+        which comes first (``planner.pretraining``; a sampled run keeps its dependency, which
+        the campaign adds)."""
+        runs = Pretraining(self.catalog).expand(self.planner.runs(seeds=self.repetitions))
         return iter(sample(runs, self.max_runs, self.seed)) if self.max_runs is not None else runs
 
     def count(self) -> int:
-        """How many runs, counted without making them (``saibench solve --count``)."""
-        n = sum(1 for _ in self.planner.tuples(seeds=self.repetitions))
+        """How many runs, counted without making them (``saibench solve --count``; with
+        pre-training, by planning them)."""
+        if any(m.spec.pretrain for m in self.planner.catalog.of("model")):
+            n = sum(1 for _ in Pretraining(self.catalog).expand(self.planner.runs(seeds=self.repetitions)))
+        else:
+            n = sum(1 for _ in self.planner.tuples(seeds=self.repetitions))
         return n if self.max_runs is None else min(n, self.max_runs)
 
     def left_out(self) -> Iterator[LeftOut]:

@@ -54,23 +54,33 @@ def save(params: Any, path: Path) -> Path:
     return path
 
 
-def load(path: Path, like: Any) -> Any:
+def load(path: Path, like: Any, *, keep: str = "") -> Any:
     """Parameters from ``path`` shaped as ``like`` (a freshly initialised model's).
 
+    With ``keep``, only the parameters whose path (``jax.tree_util.keystr``) starts with it
+    are loaded - a pre-trained encoder, ``keep="[0]"`` - and the rest stay as in ``like``
+    (a new head); the file's other parameters (the old head) are left out.
+
     Raises:
-        UsageError: the file is missing, or its leaves do not match the model's.
+        UsageError: the file is missing, or its leaves do not match the model's (for
+            ``keep``: a kept parameter is missing or of another shape, or none is kept).
     """
     try:
         stored = dict(np.load(path))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read weights {str(path)!r}: {exc}") from None
-    wanted = _leaves(like)
+    wanted = {k: v for k, v in _leaves(like).items() if k.startswith(keep)}
     problems = [f"{k}: missing" for k in wanted if k not in stored]
     problems += [f"{k}: file has {stored[k].shape}, model needs {tuple(v.shape)}" for k, v in wanted.items()
                  if k in stored and stored[k].shape != tuple(v.shape)]
-    problems += [f"{k}: not in this model" for k in stored if k not in wanted]
+    if not keep:
+        problems += [f"{k}: not in this model" for k in stored if k not in wanted]
+    elif not wanted:
+        problems.append(f"no parameter of this model has a path starting with {keep!r}; its paths start with "
+                        f"{sorted({k[:8] for k in _leaves(like)})[:5]}")
     if problems:
-        raise UsageError(f"weights {str(path)!r} do not fit this model: " + "; ".join(problems[:5]) +
+        raise UsageError(f"weights {str(path)!r} do not fit this model{f' (keeping {keep!r})' if keep else ''}: " + "; ".join(problems[:5]) +
                          (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
     flat, tree = jax.tree_util.tree_flatten_with_path(like)
-    return jax.tree_util.tree_unflatten(tree, [jnp.asarray(stored[jax.tree_util.keystr(p)], leaf.dtype) for p, leaf in flat])
+    leaves = [jnp.asarray(stored[name], leaf.dtype) if (name := jax.tree_util.keystr(p)) in wanted else leaf for p, leaf in flat]
+    return jax.tree_util.tree_unflatten(tree, leaves)

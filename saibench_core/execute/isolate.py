@@ -375,9 +375,16 @@ class PodOptions:
     timeout: float = 600.0
     memory_limit_mb: float | None = None
     save_weights_dir: str | None = None
+    keep_weights: frozenset[str] = frozenset()  # keys of pre-training runs, whose weights later runs start from
 
 
 def run_pod(key: str, run: Run, options: PodOptions) -> Outcome:
-    """``run_isolated`` with a campaign's options; weights saved as ``<dir>/<key>.npz``."""
+    """``run_isolated`` with a campaign's options; weights saved as ``<dir>/<key>.npz``,
+    except a pre-training run's (``keep_weights``), kept as ``pretraining.weights_path(key)``
+    for the runs that start from it."""
+    from .pretraining import weights_path
+
     save = str(Path(options.save_weights_dir) / f"{key[:16]}.npz") if options.save_weights_dir else None
+    if key in options.keep_weights:
+        save = str(weights_path(key))
     return run_isolated(run, timeout=options.timeout, memory_limit_mb=options.memory_limit_mb, save_weights=save)

@@ -197,7 +197,8 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
     # training targets, reference baseline, unit; and each evaluated fixture's metadata, which converters never touch
     context = {**run_context(problem, task, train, validation, test), "meta": {"validation": validation.meta, "test": test.meta}}
     recorded = {"validation_carved": carved, "device": str(device), "dataset_checksum": checksum,
-                "declared_checksum": data.checksum, "chain_used": list(chain_used)}
+                "declared_checksum": data.checksum, "chain_used": list(chain_used),
+                **({"started_from": {"run": run.origin, "keep": run.start_keep}} if run.start_from else {})}
     asks = Asks(gradients, data.experiments, chain_used, raw, (train, validation, test))
     if model.fitted:  # fitted without gradients, by the ``fit`` pseudo-trainer: no training loop
         from .fitted import execute_fitted
@@ -220,6 +221,12 @@ def execute(run: Run, catalog: Catalog | None = None, save_weights: str | None =
         if run.init_weights:
             path = Path(run.init_weights.rsplit("#", 1)[0])
             initial = lambda fresh: weights.load(path, fresh)  # noqa: E731
+        if run.pretraining is not None:  # the campaign ran it first and kept its weights by key
+            from .key import run_key
+            from .pretraining import weights_path
+
+            kept = weights_path(run_key(catalog, run.pretraining))
+            initial = lambda fresh: weights.load(kept, fresh, keep=run.start_keep)  # noqa: E731
         needs_epochs = any("epochs" in catalog.require("metric", m).spec.needs for m in run.metrics)
         targets, val_targets = (asks.targets(y, f) for y, f in ((y_train, train), (y_val, validation))) if fused else (y_train, y_val)
         trained = fit(compiled, training, task, x_train, targets, key=jax.random.key(run.seed), initial=initial, snapshots=needs_epochs,

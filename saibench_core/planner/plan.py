@@ -53,6 +53,10 @@ class Run:
     init_weights: str = ""  # "path#sha256" of saved weights to start from (fine-tuning)
     split: int = 0  # the data split: the problem's ``split_seed`` and the seed of the validation carve
     dataset_checksum: str = ""  # SHA-256 of the problem's arrays at this point, set by the campaign before running
+    # fine-tuning: the run whose trained weights this one starts from (its JSON, sorted; "" for none), and the
+    # prefix of the parameter paths carried over from it ("": all)
+    start_from: str = ""
+    start_keep: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict naming the module in each role."""
@@ -63,6 +67,7 @@ class Run:
             "metrics": list(self.metrics), "rankings": list(self.rankings), "seed": self.seed,
             "fallback_chains": [list(c) for c in self.fallbacks], "fills": [f.to_json() for f in self.fills],
             "init_weights": self.init_weights, "split": self.split, "dataset_checksum": self.dataset_checksum,
+            **({"start_from": self.start_from, "start_keep": self.start_keep} if self.start_from else {}),
         }
 
     @classmethod
@@ -75,7 +80,8 @@ class Run:
             fallbacks=tuple(tuple(c) for c in data.get("fallback_chains", ())),
             fills=tuple(Fill.from_json(f) for f in data.get("fills", ())),
             init_weights=data.get("init_weights", ""), split=data.get("split", 0),
-            dataset_checksum=data.get("dataset_checksum", ""),
+            dataset_checksum=data.get("dataset_checksum", ""), start_from=data.get("start_from", ""),
+            start_keep=data.get("start_keep", ""),
         )
 
     def modules(self) -> list[tuple[ModuleKind, str]]:
@@ -85,7 +91,21 @@ class Run:
         for fill in walk(self.fills):
             used.append(("model", fill.model))
             used += [("converter", name) for name in fill.chain]
+        if self.pretraining is not None:  # the weights it starts from are as much a part of it as its own modules
+            used += [module for module in self.pretraining.modules() if module not in used]
         return used + [("metric", name) for name in self.metrics]
+
+    @property
+    def pretraining(self) -> Run | None:
+        """The run whose weights this one starts from (``None``: trained from scratch)."""
+        return Run.from_json(json.loads(self.start_from)) if self.start_from else None
+
+    @property
+    def origin(self) -> str:
+        """Where the weights start: ``""`` from scratch, else the pre-training run's problem
+        and model: ``"particle_denoise×unet_denoiser"``."""
+        before = self.pretraining
+        return f"{before.problem}×{before.model_label}" if before is not None else ""
 
     @property
     def model_label(self) -> str:

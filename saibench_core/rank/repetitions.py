@@ -1,7 +1,9 @@
 """Repetitions: which stored runs are the same configuration, and what varied between them.
 
 A configuration is a run less what a repetition varies: its ``seed`` (initialisation and
-shuffling), its ``split`` (the data split) and the ``dataset_checksum`` that follows the split.
+shuffling), its ``split`` (the data split) and the ``dataset_checksum`` that follows the split;
+a fine-tuning run's pre-training run (``Run.start_from``, of the same seed and split) counts
+by its configuration too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ def _unvaried(run: Run) -> dict[str, Any]:
     spec = run.to_json()
     for name in VARIED:
         spec.pop(name, None)
+    if run.pretraining is not None:
+        spec["start_from"] = _unvaried(run.pretraining)
     return spec
 
 
