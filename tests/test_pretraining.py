@@ -20,6 +20,7 @@ import pytest
 import saibench_core as sb
 from saibench_core.discovery import Catalog
 from saibench_core.planner import Run
+from saibench_core.results.export import rows
 
 from . import fake_plugin
 
@@ -137,6 +138,9 @@ def test_a_campaign_runs_pretraining_first_and_carries_the_encoder_only(toy: tup
     encoder = [k for k in kept if k.startswith("[0]")]
     assert encoder and all(np.array_equal(kept[k], loaded[k]) for k in encoder)  # carried over exactly
     assert "[1][0]['w']" in loaded and loaded["[1][0]['w']"].shape == (8, 5)  # a new head, of its own shape
+    labels = {e.label for board in results.leaderboards() for e in board.entries if e.run.problem == "fine_task"}
+    assert labels == {"tuned_net ← pre_task×encoder_net"}
+    assert [row["started_from"] for row in rows(results.records)] in (["", "pre_task×encoder_net"], ["pre_task×encoder_net", ""])
 
 
 def _frozen(run: Run) -> Run:

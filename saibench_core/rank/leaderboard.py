@@ -113,8 +113,12 @@ class Entry:
 
     @property
     def label(self) -> str:
-        """The model column: the model with its fills, or ``reference: <name>``."""
-        return f"reference: {self.reference}" if self.reference else self.run.model_label
+        """The model column: the model with its fills (and, fine-tuned, the run its weights
+        started from: ``unet_segmenter ← particle_denoise×unet_denoiser``), or
+        ``reference: <name>``."""
+        if self.reference:
+            return f"reference: {self.reference}"
+        return self.run.model_label + (f" ← {self.run.origin}" if self.run.start_from else "")
 
     @property
     def run(self) -> Run:

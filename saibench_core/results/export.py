@@ -89,7 +89,7 @@ def rows(records: Iterable[Record], *, flat_hyper: bool = False) -> list[dict[st
         flat.append({
             "key": rec.key, "problem": run.problem, "model": run.model_label, "trainer": run.trainer,
             "software": run.software, "hardware": run.hardware, "seed": run.seed, "split": run.split,
-            "chain": "→".join(run.chain), **hyper,
+            "chain": "→".join(run.chain), "started_from": run.origin, **hyper,
             "status": rec.status, "reason": rec.reason, "wall_seconds": rec.wall_seconds,
             "peak_rss_mb": rec.details.get("monitor", {}).get("peak_rss_mb"),
             **{f"metric.{name}": value for name, value in rec.metrics.items()},
