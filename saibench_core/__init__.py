@@ -32,6 +32,7 @@ if _typing.TYPE_CHECKING:
     from ._api.rank import export as export
     from ._api.rank import rank as rank
     from ._api.rank import results_frame as results_frame
+    from ._api.rank import sample_efficiency as sample_efficiency
     from ._api.run import OnDone as OnDone
     from ._api.run import OnStart as OnStart
     from ._api.run import Results as Results
@@ -39,6 +40,7 @@ if _typing.TYPE_CHECKING:
     from .planner import LeftOut as LeftOut
     from .planner import Run as Run
     from .planner.rules import Reason as Reason
+    from .rank import Curve as Curve
     from .rank import Entry as Entry
     from .rank import Leaderboard as Leaderboard
     from .results import Outcome as Outcome
@@ -48,11 +50,11 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "._api.plan": ("Explanation", "Globs", "Plan", "explain", "plan"),
-    "._api.rank": ("export", "rank", "results_frame"),
+    "._api.rank": ("export", "rank", "results_frame", "sample_efficiency"),
     "._api.run": ("OnDone", "OnStart", "Results", "run"),
     ".planner": ("LeftOut", "Run"),
     ".planner.rules": ("Reason",),
-    ".rank": ("Entry", "Leaderboard"),
+    ".rank": ("Curve", "Entry", "Leaderboard"),
     ".results": ("Outcome", "Record"),
 }
 _MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}

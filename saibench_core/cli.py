@@ -29,7 +29,7 @@ from .cli_validate import FiniteFloat
 from .discovery import BLOCK_ENV, Catalog, load_catalog
 from .errors import InvalidInput, SaibenchError
 from .planner import ROLES, LeftOut, Run
-from .rank import REFERENCES, Leaderboard, hyper_items, number, tables
+from .rank import REFERENCES, Leaderboard, efficiency_tables, hyper_items, number, tables
 from .rank.table import fit as fit_widths
 from .results import SEED_MAX, Outcome
 from .results.export import FORMATS, json_safe
@@ -185,6 +185,7 @@ def plan_options(fn: F) -> F:
 
 
 TABLE_ROWS = 1000
+EFFICIENCY = "sample-efficiency"  # rank --json's key for the curves (not a module name: it has a "-")
 
 
 @main.command()
@@ -307,15 +308,18 @@ def check(as_json: bool) -> None:
     sys.exit(1 if any(report.failing()) else 0)
 
 
-def _print_boards(boards: Sequence[Leaderboard]) -> None:
+def _print_boards(boards: Sequence[Leaderboard], catalog: Catalog) -> None:
     """One table per ranking and problem (see ``rank.table``); a board with no entry prints
-    only its notes (e.g. ``--tuned`` over runs stored without validation metrics)."""
+    only its notes (e.g. ``--tuned`` over runs stored without validation metrics). Then the
+    sample-efficiency curves of problems with a label budget (``rank.efficiency``)."""
     for board in boards:
         for table in tables(board, out.width):
             out.print(table)
         if not board.entries:
             for note in board.notes[1:] if board.tuned else board.notes:
                 err.print(f"saibench: ranking {board.ranking.name}: {note}", style="yellow", soft_wrap=True)
+    for curves in efficiency_tables(sb.sample_efficiency(boards, catalog)):
+        out.print(curves)
 
 
 class _Progress:
@@ -385,7 +389,7 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
         err.print("saibench: nothing to run: no feasible run (see `saibench solve --all`)")
         return
     err.print(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} already stored; results in {results.db}")
-    _print_boards(results.leaderboards())
+    _print_boards(results.leaderboards(), plan.catalog)
     sys.exit(1 if counts["failed"] else 0)
 
 
@@ -394,7 +398,8 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
 @click.option("--ranking", "ranking_globs", multiple=True, metavar="GLOB", help="Only these rankings.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {ranking: [entries, best first]} as JSON (not measured: null; never reached: "Infinity"), '
-                   'and the problems\' reference baselines under "reference-baselines": {ranking: [rows]}.')
+                   'the problems\' reference baselines under "reference-baselines": {ranking: [rows]}, and '
+                   'sample-efficiency curves under "sample-efficiency": [curves].')
 @click.option("--tuned", is_flag=True, help="Per configuration, only the grid point with the best median validation score.")
 def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool, tuned: bool) -> None:
     """Print one leaderboard per ranking from the stored results.
@@ -403,7 +408,8 @@ def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool, tuned: bo
     partly failed is ranked on its ok ones and flagged. With --tuned, hyperparameters are
     chosen on validation and test values are shown.
     """
-    boards = sb.rank(db=db, ranking=ranking_globs, tuned=tuned, catalog=_catalog())
+    catalog = _catalog()
+    boards = sb.rank(db=db, ranking=ranking_globs, tuned=tuned, catalog=catalog)
     if as_json:
         for board in boards:
             for note in board.notes:
@@ -411,9 +417,11 @@ def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool, tuned: bo
         shown: dict[str, Any] = {b.ranking.name: [e.to_json() for e in b.entries] for b in boards}
         # not a module name (no "-" in one), so it never shadows a ranking
         shown[REFERENCES] = {b.ranking.name: [e.to_json() for e in b.references] for b in boards if b.references}
+        if efficiency := sb.sample_efficiency(boards, catalog):
+            shown[EFFICIENCY] = [c.to_json() for c in efficiency]
         click.echo(json.dumps(json_safe(shown), indent=2, allow_nan=False))
     else:
-        _print_boards(boards)
+        _print_boards(boards, catalog)
 
 
 @main.group()

@@ -116,6 +116,7 @@ class ModuleSpec:
     hard_fail: float | None = attrs.field(default=None, converter=_int_to_float)
     gradients: tuple[Gradient, ...] = attrs.field(default=(), converter=_gradients)
     pretrain: Pretrain | None = None
+    label_budget: str = ""
 
     def __attrs_post_init__(self) -> None:
         """Every declared value checked where it enters, so that none fails later in the
@@ -150,6 +151,9 @@ class ModuleSpec:
         if self.pretrain is not None and not isinstance(self.pretrain, Pretrain):
             raise InvalidValue(who, f"pretrain={self.pretrain!r} must be a Pretrain, e.g. "
                                "pretrain=Pretrain('particle_denoise', 'unet_denoiser', keep='[0]')")
+        if self.label_budget and (not isinstance(self.label_budget, str) or not self.label_budget.isidentifier()):
+            raise InvalidValue(who, f"label_budget={self.label_budget!r} must name one of the problem's hyperparameters, "
+                               "e.g. label_budget='labels'")
         if len({g.name for g in self.gradients}) < len(self.gradients):
             raise InvalidValue(who, "two gradients share a name; each names its own metadata array")
 
@@ -165,7 +169,7 @@ def _mark(spec: ModuleSpec) -> Callable[[F], F]:
 def problem(
     *, task: Task, field: str = "general", kind: Literal["cases", "class", "setting"] = "cases",
     name: str | None = None, only_with: Iterable[str] = (), never_with: Iterable[str] = (), unit: str = "",
-    gradients: Iterable[Gradient] = (),
+    gradients: Iterable[Gradient] = (), label_budget: str = "",
 ) -> Callable[[F], F]:
     """Declare a problem: a function returning ``Dataset[X, Y]`` (paper §3: defined by
     *cases* - a dataset, by *class* - generated instances, or by *setting* - a simulator).
@@ -180,6 +184,10 @@ def problem(
         gradients: derivatives of the model's output with respect to its input that are
             targets too (``Gradient("forces", wrt=np.s_[1:, 1:4], sign=-1.0)``), their
             true values in each fixture's metadata under their names (see ``Gradient``).
+        label_budget: the name of the problem's hyperparameter that gives the fraction of
+            its labelled training data a run trains on (``labels: float = Suggest([1/16,
+            1/4, 1.0])``): runs that differ only in it make a sample-efficiency curve
+            (``saibench rank`` shows each configuration's, with its area).
 
     A problem of ``kind="setting"`` runs a simulator: what it returns is cached on disk
     by a content hash of its setting (its source, version and hyperparameters), so that
@@ -188,7 +196,8 @@ def problem(
     ``progress(fraction, what)`` with ``0 <= fraction <= 1``.
     """
     return _mark(ModuleSpec("problem", name, task=task, field=field, problem_kind=kind,
-                            only_with=only_with, never_with=never_with, unit=unit, gradients=tuple(gradients)))
+                            only_with=only_with, never_with=never_with, unit=unit, gradients=tuple(gradients),
+                            label_budget=label_budget))
 
 
 def model(

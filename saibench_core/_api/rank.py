@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..discovery import Catalog, load_catalog
 from ..errors import MissingExtra, UsageError
 from ..planner import select
-from ..rank import Leaderboard, leaderboards
+from ..rank import Curve, Leaderboard, budgets, curves, leaderboards
 from ..results import Record, Store, default_path
 from ..results.export import FORMATS
 from ..results.export import export as write
@@ -63,6 +63,20 @@ def rank(*, db: Path | str | None = None, ranking: Globs = (), problem: Globs = 
                                  f"{', '.join(stored) or 'none'} (run some first: saibench_core.run)")
         records = [r for r in records if any(fnmatch.fnmatchcase(r.run.problem, g) for g in problems)]
     return leaderboards(chosen, records, tuned=tuned)
+
+
+def sample_efficiency(boards: Iterable[Leaderboard], catalog: Catalog | None = None) -> list[Curve]:
+    """The sample-efficiency curves of the leaderboards' problems that name a label budget
+    (``@problem(label_budget="labels")``): per ranking, each configuration's score at every
+    budget it ran at, and the curve's area (``rank.efficiency``); best area first, problem
+    by problem, the reference baseline's curve after them.
+
+    Args:
+        boards: leaderboards (``rank()`` or ``Results.leaderboards()``).
+        catalog: the modules (default: every installed plugin's), for the problems' budgets.
+    """
+    budget_of = budgets(load_catalog() if catalog is None else catalog)
+    return [curve for board in boards for curve in curves(board, budget_of)] if budget_of else []
 
 
 def _require_pandas() -> None:

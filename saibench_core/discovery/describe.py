@@ -185,6 +185,18 @@ def _check_names_apart(who: str, hyper: tuple[HyperParam, ...], fields: dict[str
                                "mean either; rename the hyperparameter (e.g. 'k' -> 'neighbours')")
 
 
+def _check_label_budget(who: str, spec: ModuleSpec, hyper: tuple[HyperParam, ...]) -> None:
+    """A problem's label budget names one of its hyperparameters, every value a fraction in (0, 1]."""
+    found = [h for h in hyper if h.name == spec.label_budget]
+    if not found:
+        raise InvalidSignature(who, f"label_budget={spec.label_budget!r} is not one of its hyperparameters "
+                               f"({', '.join(h.name for h in hyper) or 'none'}); add it: {spec.label_budget}: float = 1.0")
+    bad = [v for v in found[0].grid if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1]
+    if bad:
+        raise InvalidSignature(who, f"label budget {spec.label_budget!r} takes {bad!r}; its values are fractions of the "
+                               "labelled training data in (0, 1], e.g. Suggest([1/16, 1/4, 1.0])")
+
+
 def _check_slots(who: str, slots: tuple[Slot, ...], fields: dict[str, Any]) -> None:
     """A slot's dims must be bound by the model's own signature, or its filler has no size."""
     dims = _signature_dims(fields)
@@ -264,6 +276,8 @@ def describe(fn: Callable[..., Any], plugin: str, version: str, *, probe_limit: 
             _check_probe(who, probed)
             fields["device" if spec.kind == "hardware" else "runtime"] = probed
     _check_constraints(who, spec, hyper, fields)
+    if spec.kind == "problem" and spec.label_budget:
+        _check_label_budget(who, spec, hyper)
     if spec.kind == "problem":
         _check_problem_dims(who, hyper, fields)
     else:

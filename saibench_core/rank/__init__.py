@@ -1,5 +1,9 @@
 """Rankings: leaderboards projected from stored results."""
 
+from .efficiency import Curve as Curve
+from .efficiency import budgets as budgets
+from .efficiency import curves as curves
+from .efficiency_table import efficiency_tables as efficiency_tables
 from .leaderboard import REFERENCES as REFERENCES
 from .leaderboard import Entry as Entry
 from .leaderboard import Leaderboard as Leaderboard

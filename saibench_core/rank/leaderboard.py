@@ -171,7 +171,7 @@ class Entry:
                    **({"kept_metrics": r.details["kept_metrics"]} if "kept_metrics" in r.details else {})}
                   for r in self.failed]
         tuned = {} if self.validation_score is None else {"validation_score": self.validation_score, "selected_on": SELECTED_ON}
-        return {**{k: run[k] for k in keep}, "place": self.place, "flagged": self.flagged, "ranked_on": RANKED_ON,
+        return {**{k: run[k] for k in keep}, "started_from": self.run.origin, "place": self.place, "flagged": self.flagged, "ranked_on": RANKED_ON,
                 "varied": self.varied, "seeds": list(self.seeds), "splits": list(self.splits),
                 "ok": len(self.records), "failed": failed, "metrics": dict(self.metrics),
                 "spread": {m: list(v) for m, v in self.spread.items()}, "score": self.score,
