@@ -192,7 +192,8 @@ def test_a_plugin_layer_is_planned_sized_and_trained_end_to_end(scale_plugin: Ca
     assert planner.parameters(described, run.dims, run.hyper["model"], run.fills) == 3 + 3 + 1
     run = attrs.evolve(run, hyper={**run.hyper, "trainer": {**run.hyper["trainer"], "epochs": 60, "learning_rate": 0.05}})
     out = execute(run, scale_plugin, save_weights=str(tmp_path / "w.npz"))
-    weights = np.load(tmp_path / "w.npz")
+    with np.load(tmp_path / "w.npz") as npz:
+        weights = dict(npz)
     assert weights["[0]['scale']"].shape == (3,) and not np.allclose(weights["[0]['scale']"], 1.0)  # trained
     losses = out["epoch_losses"]
     assert np.isfinite(losses).all() and losses[-1] < 0.05 * losses[0]

@@ -133,8 +133,8 @@ def test_a_campaign_runs_pretraining_first_and_carries_the_encoder_only(toy: tup
     (pre,) = (r for r in results.records if r.run.model == "encoder_net")
     (tuned,) = (r for r in results.records if r.run.model == "tuned_net")
     assert tuned.details["started_from"] == {"run": "pre_task×encoder_net", "keep": "[0]"}
-    kept = dict(np.load(weights_home / f"{pre.key}.npz"))
-    loaded = dict(np.load(tmp_path / "saved" / f"{tuned.key[:16]}.npz"))
+    with np.load(weights_home / f"{pre.key}.npz") as a, np.load(tmp_path / "saved" / f"{tuned.key[:16]}.npz") as b:
+        kept, loaded = dict(a), dict(b)
     encoder = [k for k in kept if k.startswith("[0]")]
     assert encoder and all(np.array_equal(kept[k], loaded[k]) for k in encoder)  # carried over exactly
     assert "[1][0]['w']" in loaded and loaded["[1][0]['w']"].shape == (8, 5)  # a new head, of its own shape

@@ -133,7 +133,8 @@ def test_a_plugin_task_with_its_own_loss_trains_end_to_end(toy: Catalog, tmp_pat
     # learning rate 0 and one full batch: the one epoch's loss is the loss at the saved parameters
     run = a_run(toy, "quantile_line", "affine", "adam", epochs=1, batch_size=10_000, learning_rate=0.0)
     out = execute(run, toy, save_weights=str(tmp_path / "w.npz"))
-    weights = np.load(tmp_path / "w.npz")
+    with np.load(tmp_path / "w.npz") as npz:
+        weights = dict(npz)
     mod = __import__("saibench_trusttoy")
     x, y = mod._line(250, run.split)
     x, y = x[:200].astype(np.float64), y[:200].astype(np.float64)
@@ -142,7 +143,9 @@ def test_a_plugin_task_with_its_own_loss_trains_end_to_end(toy: Catalog, tmp_pat
     # the carve is random: recover the samples trained on from the NumPy reference of the carve
     order = np.random.default_rng(run.split).permutation(200)[:held]
     keep = np.setdiff1d(np.arange(200), order)
-    outputs = (x[keep] @ weights["[0]['w']"].astype(np.float64)).ravel() + float(weights["[0]['b']"][0])
+    mean, std = out["training"]["target_scale"]  # a regressor outputs mean + std · network(x), from the training targets
+    assert (mean, std) == pytest.approx((float(np.mean(y[keep])), float(np.std(y[keep]))), rel=1e-5)
+    outputs = mean + std * ((x[keep] @ weights["[0]['w']"].astype(np.float64)).ravel() + float(weights["[0]['b']"][0]))
     error = y[keep] - outputs
     pinball = np.mean(np.maximum(0.9 * error, -0.1 * error))
     assert out["epoch_losses"][0] == pytest.approx(pinball, rel=1e-5)
@@ -250,9 +253,11 @@ def test_curves_and_selection_read_a_stratified_validation_fixture(catalog: Cata
 def test_a_provided_validation_fixture_is_used_as_is(toy: Catalog, tmp_path: Path) -> None:
     out = execute(a_run(toy, "line_with_validation", "affine", "adam", epochs=5), toy, save_weights=str(tmp_path / "w.npz"))
     assert (out["n_train"], out["n_validation"], out["n_test"], out["validation_carved"]) == (180, 20, 50, False)
-    weights = np.load(tmp_path / "w.npz")
+    with np.load(tmp_path / "w.npz") as npz:
+        weights = dict(npz)
     x, y = __import__("saibench_trusttoy")._line(250, 4)
-    predicted = (x[180:200] @ weights["[0]['w']"]).ravel() + weights["[0]['b']"][0]
+    mean, std = out["training"]["target_scale"]
+    predicted = mean + std * ((x[180:200] @ weights["[0]['w']"]).ravel() + weights["[0]['b']"][0])
     assert out["validation_metrics"]["mae"] == pytest.approx(np.mean(np.abs(predicted - y[180:200])), rel=1e-5)
 
 

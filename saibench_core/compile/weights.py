@@ -66,7 +66,8 @@ def load(path: Path, like: Any, *, keep: str = "") -> Any:
             ``keep``: a kept parameter is missing or of another shape, or none is kept).
     """
     try:
-        stored = dict(np.load(path))
+        with np.load(path) as npz:
+            stored = dict(npz)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read weights {str(path)!r}: {exc}") from None
     wanted = {k: v for k, v in _leaves(like).items() if k.startswith(keep)}

@@ -1,9 +1,11 @@
 """Metrics of image targets (``Annotated[Evaluation, Image(...)]``: they attach only to
 problems whose targets are images): PSNR and SSIM for restoration (denoising,
-super-resolution), IoU and Dice for binary masks (segmentation).
+super-resolution: ``Regress`` tasks and those refining it, such as ``Denoise``), IoU and
+Dice for masks (``Segment`` tasks).
 
 The data range R of PSNR and SSIM is the range of the fixture's true images,
-max(y) − min(y); masks are true where a value is above 0.5."""
+max(y) − min(y). A mask is true where a value is above 0.5: for a segmentation, whose
+targets and predictions are class indices per pixel, every class but 0 (the background)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Annotated, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sail_types import Evaluation, Image, metric
+from sail_types import Evaluation, Image, Regress, Segment, metric
 
 NAN = float("nan")
 WINDOW, K1, K2 = 7, 0.01, 0.03  # SSIM's uniform window and constants (Wang et al. 2004)
@@ -26,7 +28,7 @@ def _range(y: NDArray[np.float64]) -> float:
     return float(y.max() - y.min())
 
 
-@metric(goal="max", unit="dB")
+@metric(goal="max", unit="dB", tasks=(Regress,))
 def psnr(ev: Annotated[Evaluation, Image("h", "w", "c")]) -> float:
     """Peak signal-to-noise ratio over the whole fixture, 10·log10(R² / MSE), R the true
     images' data range (``skimage.metrics.peak_signal_noise_ratio`` with
@@ -55,7 +57,7 @@ def _ssim(y: NDArray[np.float64], p: NDArray[np.float64], data_range: float) -> 
     return float(np.mean(out))
 
 
-@metric(goal="max")
+@metric(goal="max", tasks=(Regress,))
 def ssim(ev: Annotated[Evaluation, Image("h", "w", "c")]) -> float:
     """Structural similarity (Wang, Bovik, Sheikh & Simoncelli 2004, IEEE TIP 13(4)),
     mean over images and channels of the mean local SSIM in a 7×7 uniform window
@@ -73,7 +75,7 @@ def _masks(ev: Evaluation) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     return _images(ev.y_true) > 0.5, _images(ev.y_pred) > 0.5
 
 
-@metric(goal="max")
+@metric(goal="max", tasks=(Segment,))
 def iou(ev: Annotated[Evaluation, Image("h", "w", "c")]) -> float:
     """Intersection over union (Jaccard index) of the true and predicted masks, pooled over
     the fixture's pixels: |A ∩ B| / |A ∪ B| (``sklearn.metrics.jaccard_score`` on the
@@ -83,7 +85,7 @@ def iou(ev: Annotated[Evaluation, Image("h", "w", "c")]) -> float:
     return float(np.sum(a & b) / union) if union else 1.0
 
 
-@metric(goal="max")
+@metric(goal="max", tasks=(Segment,))
 def dice(ev: Annotated[Evaluation, Image("h", "w", "c")]) -> float:
     """Dice coefficient (Dice 1945, Ecology 26(3)) of the true and predicted masks, pooled
     over the fixture's pixels: 2|A ∩ B| / (|A| + |B|), the F1 score of the pixels
