@@ -4,7 +4,7 @@ import nox
 
 nox.options.sessions = ["tests", "typecheck", "lint"]
 PACKAGES = ["sail_types", "saibench_core", "plugins/standard/saibench_standard", "plugins/vision/saibench_vision",
-            "plugins/chemistry/saibench_chemistry", "plugins/tabular/saibench_tabular",
+            "plugins/chemistry/saibench_chemistry", "plugins/tabular/saibench_tabular", "plugins/microscopy/saibench_microscopy",
             "typing_tests"]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKED = ["sail_types", "saibench_core", "typing_tests", "plugins/standard/saibench_standard",
-           "plugins/vision/saibench_vision", "plugins/tabular/saibench_tabular", "examples/saibench-tutorial/saibench_tutorial"]
+           "plugins/vision/saibench_vision", "plugins/tabular/saibench_tabular", "plugins/microscopy/saibench_microscopy", "examples/saibench-tutorial/saibench_tutorial"]
 
 
 @pytest.mark.slow

@@ -65,7 +65,28 @@ def _describe(declared: SailType, expected: tuple[int, ...] | int) -> str:
     return f"{declared!r}" if expected == declared.dims else f"{declared!r} = {expected}"
 
 
-def _check_targets(module: str, declared: SailType, y: np.ndarray, split: str, dims: Mapping[str, int]) -> None:
+def _check_class_map(module: str, declared: SailType, y: np.ndarray, split: str, dims: Mapping[str, int]) -> None:
+    """Targets of a per-element classification (``Segment``: ``Image("h", "w", "k")`` scores
+    out): a class index per element, the declared shape less its last axis (the classes)."""
+    expected = expected_shape(declared, dims, (*y.shape[1:], 0))
+    if not isinstance(expected, tuple) or not _matches(expected[:-1], y.shape[1:]):
+        raise DeclaredTypeError(module, f"{module} declares {_describe(declared, expected)} scores, so its {split} targets "
+                                f"are one class index per element, of per-sample shape {expected[:-1] if isinstance(expected, tuple) else '(...)'}"
+                                f" (the declared shape less its last axis, the classes), but they have shape {y.shape[1:]}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DeclaredTypeError(module, f"{module}'s {split} targets are class indices per element, but have dtype {y.dtype}; "
+                                "return e.g. mask.astype(np.int32)")
+    k = expected[-1]
+    if len(y) and (int(y.min()) < 0 or (isinstance(k, int) and k > 0 and int(y.max()) >= k)):
+        raise DeclaredTypeError(module, f"{module}'s {split} targets contain class {int(y.min()) if y.min() < 0 else int(y.max())}, "
+                                f"outside [0, {k})")
+
+
+def _check_targets(module: str, declared: SailType, y: np.ndarray, split: str, dims: Mapping[str, int],
+                   classes: bool = False) -> None:
+    if classes and not isinstance(declared, Label):
+        _check_class_map(module, declared, y, split, dims)
+        return
     if not isinstance(declared, Label):
         expected = expected_shape(declared, dims, y.shape[1:])
         if not _matches(expected, y.shape[1:]):
@@ -90,7 +111,7 @@ def _check_targets(module: str, declared: SailType, y: np.ndarray, split: str, d
 
 
 def check_fixture(module: str, declared_input: SailType, declared_output: SailType, split: str, x: Any, y: Any,
-                  dims: Mapping[str, int]) -> None:
+                  dims: Mapping[str, int], *, classes: bool = False) -> None:
     """Check one fixture of a problem against the problem's declared input and output.
 
     Args:
@@ -99,6 +120,9 @@ def check_fixture(module: str, declared_input: SailType, declared_output: SailTy
         split: the fixture's name (``"train"``, ``"validation"``, ``"test"``).
         x, y: the fixture's inputs and targets, batch axis first.
         dims: the run's bound dims.
+        classes: the task predicts classes (``argmax``): targets are class indices, one
+            per sample for ``Label``, one per element (the declared shape less its last
+            axis) for per-element scores such as a segmentation's ``Image("h", "w", "k")``.
 
     Raises:
         DeclaredTypeError: e.g. "problem digits declares input Image(8, 8, 1) but its train
@@ -112,7 +136,7 @@ def check_fixture(module: str, declared_input: SailType, declared_output: SailTy
     if not _matches(expected, xa.shape[1:]):
         raise DeclaredTypeError(module, f"{module} declares input {_describe(declared_input, expected)} but its {split} "
                                 f"fixture x has per-sample shape {xa.shape[1:]}")
-    _check_targets(module, declared_output, ya, split, dims)
+    _check_targets(module, declared_output, ya, split, dims, classes)
 
 
 def check_meta(module: str, split: str, n: int, meta: Mapping[str, Any]) -> None:

@@ -48,7 +48,8 @@ def run_fixtures(problem: Descriptor, task: Task, data: Dataset[Any, Any], run: 
     dims = {k: v for k, v in run.hyper.get("problem", {}).items() if isinstance(v, int) and not isinstance(v, bool)}
     for split, fixture in provided.items():
         if fixture is not None:
-            check_fixture(f"problem {problem.name}", problem.input, problem.output, split, fixture.x, fixture.y, dims)
+            check_fixture(f"problem {problem.name}", problem.input, problem.output, split, fixture.x, fixture.y, dims,
+                          classes=task.prediction == "argmax")
             check_meta(f"problem {problem.name}", split, len(fixture.x), fixture.meta)
     if data.validation is not None:
         return Fixtures(data.train, data.validation, data.test, carved=False)
