@@ -99,13 +99,18 @@ class Gradient:
     def take(self, input_gradient: Any) -> Any:
         """This gradient from the derivative of the summed output with respect to the whole
         input (batch axis first): the part at ``wrt``, times ``sign``."""
-        return self.sign * input_gradient[(slice(None), *self.wrt)]
+        return self.sign * input_gradient[self._batched]
 
     def select(self, x: NDArray[Any]) -> NDArray[Any]:
         """The part of a batch ``x`` this gradient is taken with respect to (its shape is the
         gradient's)."""
-        selected: NDArray[Any] = np.asarray(x)[(slice(None), *self.wrt)]
+        selected: NDArray[Any] = np.asarray(x)[self._batched]
         return selected
+
+    @property
+    def _batched(self) -> tuple[Any, ...]:
+        """``wrt`` for a batch: every sample, then ``wrt`` within each."""
+        return (slice(None), *self.wrt)
 
 
 Predict = Callable[[NDArray[Any]], NDArray[Any]]

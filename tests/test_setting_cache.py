@@ -16,6 +16,7 @@ from saibench_core.data import dataset_checksum, load_problem
 from saibench_core.data import setting as cache
 from saibench_core.discovery import Catalog, Descriptor
 from saibench_core.errors import UsageError
+from saibench_core.execute import fingerprint
 
 from . import fake_plugin
 
@@ -113,6 +114,8 @@ def test_the_key_changes_with_the_plugins_source(plugin: tuple[Catalog, Path]) -
     before = cache.setting_key(cache.setting_of("simulated", fn, {"steps": 3}))
     source = Path(fn.__code__.co_filename)
     source.write_text(source.read_text() + "\n# an edit\n")
+    fingerprint.tree.cache_clear()  # sources are fingerprinted once a process; a later process reads the edit
+    fingerprint._source.cache_clear()
     assert cache.setting_key(cache.setting_of("simulated", fn, {"steps": 3})) != before
     assert cache.setting_key(cache.setting_of("simulated", fn, {"steps": 5})) != before
 

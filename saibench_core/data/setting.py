@@ -19,7 +19,6 @@ arrays do not match their recorded hash is removed and simulated again.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import importlib.metadata
@@ -54,37 +53,27 @@ def cache_root() -> Path | None:
     return Path(where) if where else Path(platformdirs.user_cache_dir("saibench")) / "settings"
 
 
-def _package_sources(fn: Callable[..., Any]) -> tuple[str, str]:
-    """``(top-level package, SHA-256 of every .py file in it)`` of the module defining ``fn``."""
-    package = fn.__module__.split(".")[0]
-    module = sys.modules.get(package)
-    digest = hashlib.sha256()
-    files = getattr(module, "__path__", None)
-    roots = [Path(p) for p in files] if files else [Path(getattr(sys.modules.get(fn.__module__), "__file__", "") or ".")]
-    for root in roots:
-        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
-            digest.update(f"{path.relative_to(root.parent) if root.is_dir() else path.name}\0".encode())
-            digest.update(path.read_bytes())
-    return package, digest.hexdigest()
-
-
-def _versions(package: str) -> dict[str, str]:
+def _versions(package: str) -> dict[str, str | None]:
     """The versions of the distributions providing ``package`` and of those they require."""
-    versions: dict[str, str] = {}
+    from ..execute.fingerprint import installed
+
+    versions: dict[str, str | None] = {}
     for dist in importlib.metadata.packages_distributions().get(package, []):
         names = [dist] + [r.split(";")[0].split("[")[0].strip().split(" ")[0].rstrip("<>=!~,")
                           for r in importlib.metadata.requires(dist) or [] if "extra ==" not in r]
         for name in names:
             name = "".join(c for c in name if c.isalnum() or c in "-_.")
-            with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-                versions[name.lower()] = importlib.metadata.version(name)
+            versions[name.lower()] = installed(name)
     return dict(sorted(versions.items()))
 
 
 def setting_of(problem: str, fn: Callable[..., Any], arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """What decides a setting's data: the problem, its arguments, its plugin's sources and
-    the versions of the distributions it runs on (JSON-ready)."""
-    package, sources = _package_sources(fn)
+    """What decides a setting's data: the problem, its arguments, its plugin's sources (as
+    the run key fingerprints them: ``fingerprint.package_source``) and the versions of the
+    distributions it runs on (JSON-ready)."""
+    from ..execute.fingerprint import package_source  # the engine's, imported when a setting is loaded
+
+    package, sources = fn.__module__.split(".")[0], package_source(fn)
     return {"format": FORMAT, "problem": problem, "arguments": {k: arguments[k] for k in sorted(arguments)},
             "package": package, "sources": sources, "versions": _versions(package)}
 

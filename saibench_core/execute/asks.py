@@ -103,8 +103,9 @@ class Asks:
         if not self:
             return None
         from ..experiments import chain_function, of_fitted
+        from .pod import element_chain
 
-        traced = chain_function(catalog, self.chain, run.fills) if (self.chain or any(f.chain for f in run.fills)) else None
+        traced = chain_function(catalog, self.chain, run.fills) if (self.chain or element_chain(run.fills)) else None
         return of_fitted(name, predictor, self.numpy_chain(catalog, run), traced, self.gradients, self.raw[0][:2])
 
     def numpy_chain(self, catalog: Catalog, run: Run) -> Callable[[Any], Any]:

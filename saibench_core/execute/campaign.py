@@ -116,7 +116,7 @@ def with_checksums(catalog: Catalog, runs: Sequence[Run], options: PodOptions, j
     points = [Point.of(run, takes_split.get(run.problem, False)) for run in runs]
     probed = probe_all(points, options, workers=jobs)
     measured = {json.dumps(run.to_json(), sort_keys=True): str(probed[point].details.get("dataset_checksum", ""))
-                for run, point in zip(runs, points, strict=True)}
+                for run, point in zip(runs, points, strict=True)} if any(run.start_from for run in runs) else {}
     out: list[tuple[str, Run, Outcome | None]] = []
     for run, point in zip(runs, points, strict=True):
         run = pretraining.with_checksum(run, measured)

@@ -66,17 +66,27 @@ def convert(catalog: Catalog, chains: Sequence[tuple[str, ...]], xs: tuple[Any, 
     raise ConversionError("every converter chain failed: " + "; ".join(failures))
 
 
-def per_element(catalog: Catalog, fills: Sequence[Fill], x: Any) -> Any:
-    """Run the fills' converter chains on every set element: ``(N, n, ...)`` → ``(N, n, ...')``."""
+def element_chain(fills: Sequence[Fill]) -> tuple[str, ...]:
+    """The converter chain the fills apply to every set element (``()``: none).
+
+    Raises:
+        UsageError: slots need different chains.
+    """
     chains = {fill.chain for fill in fills if fill.chain}
-    if not chains:
-        return x
     if len(chains) > 1:
         raise UsageError(f"slots need different element chains {sorted(chains)}; saibench applies one per run")
+    return chains.pop() if chains else ()
+
+
+def per_element(catalog: Catalog, fills: Sequence[Fill], x: Any) -> Any:
+    """Run the fills' converter chains on every set element: ``(N, n, ...)`` → ``(N, n, ...')``."""
+    chain = element_chain(fills)
+    if not chain:
+        return x
     import numpy as np
 
     x = np.asarray(x)
-    (flat,), _ = convert(catalog, [chains.pop()], (x.reshape((-1,) + x.shape[2:]),))
+    (flat,), _ = convert(catalog, [chain], (x.reshape((-1,) + x.shape[2:]),))
     flat = np.asarray(flat)
     return flat.reshape(x.shape[:2] + flat.shape[1:])
 

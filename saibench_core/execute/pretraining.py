@@ -44,7 +44,10 @@ def _label(run: Run) -> str:
 
 def with_dependencies(runs: Iterable[Run]) -> list[Run]:
     """``runs`` with the pre-training run of each fine-tuning run added where the list lacks
-    it (before its first dependent; each once)."""
+    it (before its first dependent; each once); a list without one is returned as it is."""
+    runs = list(runs)
+    if not any(run.start_from for run in runs):
+        return runs
     out: list[Run] = []
     seen: set[str] = set()
     for run in runs:

@@ -25,11 +25,10 @@ from ..planner import Fill
 def chain_function(catalog: Catalog, chain: Sequence[str], fills: Sequence[Fill]) -> Callable[[Any], Any]:
     """``x -> converted x``: ``chain``'s converters in order, then the fills' element chain
     on every set element (as ``pod.per_element`` does with NumPy)."""
+    from ..execute.pod import element_chain
+
     functions = [catalog.require("converter", name).fn for name in chain]
-    element_chains = {fill.chain for fill in fills if fill.chain}
-    if len(element_chains) > 1:
-        raise UsageError(f"slots need different element chains {sorted(element_chains)}; saibench applies one per run")
-    element = [catalog.require("converter", name).fn for name in (element_chains.pop() if element_chains else ())]
+    element = [catalog.require("converter", name).fn for name in element_chain(fills)]
 
     def convert(x: Any) -> Any:
         for fn in functions:

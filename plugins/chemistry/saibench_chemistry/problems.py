@@ -160,18 +160,8 @@ def md_cluster(
     Args:
         temperature: the thermostat's temperature in K (small clusters melt below bulk
             copper's 1358 K).
-        n_trajectories: independent trajectories (>= 3): the first ``n_trajectories - 2``
-            train, the next one validates, the last one tests.
-        frames: frames kept from each trajectory.
-        interval: MD steps between kept frames (never adjacent steps).
-        equilibration: MD steps discarded at the start of each trajectory.
-        seed: the seed of the initial velocities, displacements and thermostat noise.
-        rollout_steps: steps of the ``rollout`` experiment (NVE, from the test trajectory's
-            last frame, with the model's forces and with EMT's).
-        rollout_dt_fs: its time step in fs.
-        rollout_record_every: steps between its recorded frames.
-        progress: ``progress(fraction, what)``, called as frames are simulated (the engine
-            passes it).
+        n_trajectories, frames, interval, equilibration, seed, rollout_steps, rollout_dt_fs,
+            rollout_record_every, progress: as for ``md_bulk``.
     """
     return molecular_dynamics("cluster", temperature=temperature, n_trajectories=n_trajectories, frames=frames,
                               interval=interval, equilibration=equilibration, seed=seed, rollout_steps=rollout_steps,
