@@ -345,9 +345,12 @@ def isolated(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], *, time
     if stopped:
         status, reason = "failed", f"{stopped} (killed{limits.describe_killed(others)})"
     elif pod.result is None:
-        # the keeper exits as the worker did; its status comes from the fork server, or
-        # from the runner's own wait where the fork server died and the keeper was adopted
-        code = process.exitcode if pod.keeper_status is None else os.waitstatus_to_exitcode(pod.keeper_status)
+        # the worker's exit code, from the keeper's report; else the keeper's own, which
+        # exits as the worker did: from the fork server, or from the runner's own wait
+        # where the fork server died and the keeper was adopted
+        code = pod.keeper_report.get("worker_exit")
+        if code is None:
+            code = process.exitcode if pod.keeper_status is None else os.waitstatus_to_exitcode(pod.keeper_status)
         reason = _exit_reason(code)
     elif others:
         details = {**details, "killed_processes": others}

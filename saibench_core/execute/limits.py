@@ -282,7 +282,9 @@ def _report_and_exit(result: Connection, worker: int, status: int | None, ended:
     if status is None:
         status = _wait_killed(worker)
     try:
-        result.send(("keeper", {"killed": sorted(killed), "ended": ended}))
+        # the worker's exit code travels with the report: the runner may kill the keeper
+        # (which then dies of SIGKILL, not of the worker's signal) before it has exited
+        result.send(("keeper", {"killed": sorted(killed), "ended": ended, "worker_exit": os.waitstatus_to_exitcode(status)}))
     except OSError:
         pass
     _exit_as(status)
