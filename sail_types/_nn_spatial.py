@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from ._conv import SPATIAL, convolve, same_padding
 from ._errors import InvalidSignature
 from ._layer import Array, Dims, Layer, Params, Shape
 from ._nn import _Parameterless, _ScaleShift
@@ -11,12 +12,11 @@ from ._types import Dim, _check_dim, evaluate_dim
 
 __all__ = ["AvgPool", "Conv", "ConvTranspose", "GroupNorm", "MaxPool", "Upsample"]
 
-_SPATIAL = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
 _PADDING = attrs.validators.in_(("SAME", "VALID"))
 
 
 def _spatial(layer: Layer, shape: Shape) -> int:
-    if len(shape) - 1 not in _SPATIAL:
+    if len(shape) - 1 not in SPATIAL:
         raise InvalidSignature(repr(layer), f"takes (w, c) or (h, w, c) samples, got shape {shape}")
     return len(shape) - 1
 
@@ -54,12 +54,10 @@ class Conv(Layer):
 
     def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
         """The convolution plus bias (a cross-correlation, as in every deep-learning library)."""
-        import jax
-
+        w = params["w"].astype(x.dtype)
         spatial = x.ndim - 2
-        y = jax.lax.conv_general_dilated(x, params["w"].astype(x.dtype), (self.stride,) * spatial, self.padding,
-                                         dimension_numbers=_SPATIAL[spatial])
-        return y + params["b"].astype(x.dtype)
+        pads = same_padding(x.shape[1:-1], w.shape[0], self.stride) if self.padding == "SAME" else ((0, 0),) * spatial
+        return convolve(x, w, (self.stride,) * spatial, pads) + params["b"].astype(x.dtype)
 
 
 @attrs.frozen
@@ -97,8 +95,6 @@ class ConvTranspose(Layer):
 
     def apply(self, params: Params, x: Array, dims: Dims, *, key: Array | None = None) -> Array:
         """An input-dilated convolution with the flipped kernel, which is the scatter-add above."""
-        import jax
-
         w = params["w"].astype(x.dtype)
         spatial, kernel = x.ndim - 2, w.shape[0]
         pads = []
@@ -107,8 +103,7 @@ class ConvTranspose(Layer):
             before = kernel - 1 - crop
             pads.append((before, length + kernel - 1 - ((s - 1) * self.stride + 1) - before))
         flipped = w[(slice(None, None, -1),) * spatial]
-        y = jax.lax.conv_general_dilated(x, flipped, (1,) * spatial, pads, lhs_dilation=(self.stride,) * spatial,
-                                         dimension_numbers=_SPATIAL[spatial])
+        y = convolve(x, flipped, (1,) * spatial, tuple(pads), lhs_dilation=(self.stride,) * spatial)
         return y + params["b"].astype(x.dtype)
 
 
