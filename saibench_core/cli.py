@@ -234,7 +234,7 @@ def _plan_table(runs: Sequence[Run], title: str) -> Group:
     columns = ["#", "problem", "model", "trainer"] + (["platform"] if len(platforms) > 1 else []) + ["chain", "hyperparameters"]
     rows = []
     for i, (r, row) in enumerate(zip(runs, items), 1):
-        cells = [str(i), r.problem, r.model_label, r.trainer] + ([f"{r.software} @ {r.hardware}"] if len(platforms) > 1 else [])
+        cells = [str(i), r.problem, r.started_label, r.trainer] + ([f"{r.software} @ {r.hardware}"] if len(platforms) > 1 else [])
         rows.append(cells + [" → ".join(r.chain) or "-", " ".join(x for x in row if x not in common) or "-"])
     cols = [[name] + [row[j] for row in rows] for j, name in enumerate(columns)]
     # as the leaderboards do: a squeezed column keeps its longest word where it can
@@ -337,7 +337,7 @@ class _Progress:
             self.task = self.bar.add_task("running", total=len(runs))
 
     def done(self, r: Run, outcome: Outcome | None) -> None:
-        label = f"{r.problem} × {r.model_label} by {r.trainer} on {r.software} @ {r.hardware}, " \
+        label = f"{r.problem} × {r.started_label} by {r.trainer} on {r.software} @ {r.hardware}, " \
                 f"seed {r.seed} split {r.split}: {_hyper(r)}"
         if outcome is None:
             self.bar.console.print(f"skip  {label} (already stored)", style="dim")

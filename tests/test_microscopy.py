@@ -4,6 +4,7 @@ fixtures, its baselines against independent computations, and the U-Nets' shared
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -316,3 +317,30 @@ def test_per_pixel_class_targets_are_checked_against_the_scores_shape() -> None:
         check_fixture("problem p", Image(4, 4, 1), Image(4, 4, 2), "train", x, masks.astype(np.float32), {}, classes=True)
     with pytest.raises(DeclaredTypeError, match=r"contain class 2, outside \[0, 2\)"):
         check_fixture("problem p", Image(4, 4, 1), Image(4, 4, 2), "train", x, masks + 2, {}, classes=True)
+
+
+# -- end to end: pre-training, fine-tuning, sample efficiency ----------------------------
+
+
+@pytest.mark.slow
+def test_the_segmenter_is_fine_tuned_from_the_denoisers_encoder_and_makes_a_sample_efficiency_curve(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import saibench_core as sb
+
+    monkeypatch.setenv("SAIBENCH_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.setenv("SAIBENCH_DATA_CACHE", str(tmp_path / "data"))
+    sizes = {f"{p}.{n}": [8] for p in ("particle_denoise", "particle_segment") for n in ("n_train", "n_validation", "n_test")}
+    grid = {**sizes, "particle_segment.labels": [0.25, 1.0], "unet_denoiser.width": [4], "unet_segmenter.width": [4],
+            "unet_adam.epochs": [2], "unet_adam.batch_size": [4]}
+    plan = sb.plan(problem="particle_segment", model="unet_*", grid=grid)
+    runs = list(plan)
+    assert [(r.problem, r.model, r.origin) for r in runs][:1] == [("particle_denoise", "unet_denoiser", "")]
+    assert sorted((r.hyper["problem"]["labels"], r.origin) for r in runs[1:]) == [
+        (0.25, ""), (0.25, "particle_denoise×unet_denoiser"), (1.0, ""), (1.0, "particle_denoise×unet_denoiser")]
+    results = sb.run(runs, db=tmp_path / "db.sqlite", save_weights=tmp_path / "saved")
+    assert results.counts == {"ok": 5, "failed": 0, "skipped": 0}
+    tuned = [r for r in results.records if r.run.start_from]  # the carried parameters: weights.load, tests/test_pretraining.py
+    assert len(tuned) == 2 and all(r.details["started_from"] == {"run": "particle_denoise×unet_denoiser", "keep": "[0]"} for r in tuned)
+    curves = [c for c in sb.sample_efficiency(results.leaderboards()) if c.ranking == "by_iou"]
+    assert {(c.label, len(c.points)) for c in curves} == {
+        ("unet_segmenter", 2), ("unet_segmenter ← particle_denoise×unet_denoiser", 2), ("reference: majority class", 2)}

@@ -112,6 +112,12 @@ class Run:
         """The model with its filled slots: ``deep_sets[phi=embed_atom→mlp_regressor]``."""
         return self.model + "".join(f"[{f.label()}]" for f in self.fills)
 
+    @property
+    def started_label(self) -> str:
+        """``model_label``, and for a fine-tuned run where its weights started:
+        ``unet_segmenter ← particle_denoise×unet_denoiser``."""
+        return self.model_label + (f" ← {self.origin}" if self.start_from else "")
+
 
 @attrs.frozen
 class LeftOut:

@@ -118,7 +118,7 @@ class Entry:
         ``reference: <name>``."""
         if self.reference:
             return f"reference: {self.reference}"
-        return self.run.model_label + (f" ← {self.run.origin}" if self.run.start_from else "")
+        return self.run.started_label
 
     @property
     def run(self) -> Run:

@@ -21,6 +21,7 @@ from sail_types import (
     Layer,
     MaxPool,
     Pipeline,
+    Pretrain,
     Relu,
     Residual,
     Segment,
@@ -31,6 +32,7 @@ from sail_types import (
 
 LEVELS = 2  # times the encoder halves the image: 64 → 32 → 16 pixels
 GROUPS = 2  # GroupNorm's groups of channels (Wu & He 2018): batch-independent, so any batch size trains alike
+TRAINED_BY = ("trainer:unet_adam",)  # the standard adam's 40 epochs leave them below a Gaussian blur
 DIVISIBLE = tuple(f"{side} % {2**LEVELS} == 0" for side in ("h", "w"))  # each level halves the sides exactly
 
 
@@ -51,7 +53,7 @@ def encoder(width: int, levels: int = LEVELS) -> Layer:
     return Pipeline(block(width), Concat(Identity(), deeper), block(width))
 
 
-@model(task=Denoise, field="microscopy", constraints=DIVISIBLE)
+@model(task=Denoise, field="microscopy", constraints=DIVISIBLE, only_with=TRAINED_BY)
 def unet_denoiser(x: Annotated[Input, Image("h", "w", "c")], *, width: int = Suggest([8])) -> Annotated[Layer, Image("h", "w", "c")]:
     """Residual U-Net denoiser: the noisy image plus a correction that a 1 × 1 convolution
     reads from the encoder's features (residual learning, Zhang et al. 2017, DnCNN), trained
@@ -59,8 +61,11 @@ def unet_denoiser(x: Annotated[Input, Image("h", "w", "c")], *, width: int = Sug
     return Residual(Pipeline(encoder(width), Conv("c", 1)))
 
 
-@model(task=Segment, field="microscopy", constraints=DIVISIBLE)
+@model(task=Segment, field="microscopy", constraints=DIVISIBLE, only_with=TRAINED_BY,
+       pretrain=Pretrain("particle_denoise", "unet_denoiser", keep="[0]", trainer="unet_adam"))
 def unet_segmenter(x: Annotated[Input, Image("h", "w", "c")], *, width: int = Suggest([8])) -> Annotated[Layer, Image("h", "w", "k")]:
     """U-Net segmenter: per-pixel logits of the ``k`` classes, a 1 × 1 convolution of the
-    encoder's features, trained on the per-pixel cross-entropy."""
+    encoder's features, trained on the per-pixel cross-entropy. Planned twice: from
+    scratch, and fine-tuned from the encoder (``[0]``) that ``unet_denoiser`` trained on
+    ``particle_denoise``'s unlabelled images, its head new."""
     return Pipeline(encoder(width), Conv("k", 1))

@@ -20,7 +20,7 @@ from typing import Annotated
 import numpy as np
 from numpy.typing import NDArray
 
-from sail_types import Dataset, Denoise, Image, InvalidValue, Segment, Test, Train, Validation, problem
+from sail_types import Dataset, Denoise, Image, InvalidValue, Segment, Suggest, Test, Train, Validation, problem
 
 from .simulate import Images, simulate
 from .specimen import Geometry
@@ -28,6 +28,7 @@ from .specimen import Geometry
 SIZE = Geometry().size
 DOSE = 100.0  # e⁻/Å²: 16 electrons in a vacuum pixel of 0.4 Å, low-dose HRTEM
 DOSES = (10.0, 30.0, 100.0, 300.0, 1000.0)  # a dose study's grid (see the README)
+LABEL_BUDGETS = [1 / 32, 1 / 8, 1 / 2, 1.0]  # the sample-efficiency curve's labelled fractions: 8 to 256 images
 TRAIN, VALIDATION, TEST, LABELLED = range(4)  # the roles' seeds
 
 NoisyImages = Annotated[NDArray[np.float32], Image(SIZE, SIZE, 1)]
@@ -90,8 +91,8 @@ def labelled_subset(n: int, labels: float, split_seed: int) -> NDArray[np.intp]:
 
 
 @problem(task=Segment, field="microscopy", kind="setting", label_budget="labels")
-def particle_segment(*, dose: float = DOSE, labels: float = 1.0, n_train: int = 256, n_validation: int = 64, n_test: int = 64,
-                     split_seed: int = 0, progress: Callable[[float, str], None] | None = None) -> Dataset[NoisyImages, ParticleMasks]:
+def particle_segment(*, dose: float = DOSE, labels: float = Suggest(LABEL_BUDGETS), n_train: int = 256, n_validation: int = 64,
+                     n_test: int = 64, split_seed: int = 0, progress: Callable[[float, str], None] | None = None) -> Dataset[NoisyImages, ParticleMasks]:
     """Segment the gold nanoparticles of a low-dose HRTEM image: the noisy image in (as
     ``particle_denoise``'s input), each pixel's class out (1 inside a particle's projected
     footprint, 0 on the carbon support).
@@ -100,7 +101,8 @@ def particle_segment(*, dose: float = DOSE, labels: float = 1.0, n_train: int = 
         dose: electrons per Å².
         labels: the fraction of the ``n_train`` simulated training images that are labelled
             and given for training (a seeded subset, at least one image; the rest are not
-            in the fixture), for sample-efficiency studies: 1/32 ... 1.
+            in the fixture), for sample-efficiency studies: by default each of
+            ``LABEL_BUDGETS``, 1/32 ... 1.
         n_train, n_validation, n_test: simulated training images (before the labelled
             subset is taken), validation and test images (all labelled).
         split_seed: the seed the fixtures' images and the labelled subset are drawn from.
