@@ -404,7 +404,7 @@ def run(db: Path | None, jobs: int, timeout: float, executor: str, address: str 
 def rank(db: Path | None, ranking_globs: Sequence[str], as_json: bool, tuned: bool) -> None:
     """Print one leaderboard per ranking from the stored results.
 
-    Repetitions of a configuration are aggregated (median [min, max]); one whose repetitions
+    Repetitions of a configuration are aggregated (median [95% bootstrap interval], tie groups by a paired test); one whose repetitions
     partly failed is ranked on its ok ones and flagged. With --tuned, hyperparameters are
     chosen on validation and test values are shown.
     """

@@ -33,7 +33,7 @@ def rank(*, db: Path | str | None = None, ranking: Globs = (), problem: Globs = 
          catalog: Catalog | None = None) -> list[Leaderboard]:
     """One leaderboard per installed ranking, from the stored results (``saibench rank``).
 
-    Repetitions of a configuration are aggregated (median [min, max]); one whose repetitions
+    Repetitions of a configuration are aggregated (median [95% bootstrap interval], tie groups by a paired test); one whose repetitions
     partly failed is ranked on its ok ones and flagged.
 
     Args:

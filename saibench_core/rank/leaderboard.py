@@ -8,6 +8,9 @@ Policy, stated in every table and JSON entry:
 - Failed repetitions are never dropped silently: a configuration with some is ranked on its ok
   repetitions and *flagged* (``"flagged": true``; ``!`` after its place), and its failed
   repetitions are listed with their reasons. One with no ok repetition is shown, unranked.
+- Each median carries its 95 % bootstrap interval, and places are tie groups:
+  configurations that a paired test over their shared seeds and splits cannot tell apart
+  share a place (``rank.uncertainty`` says which test, at which level).
 - Only finite scores take places (best first, higher score first as the ``ranking``
   contract says); a NaN or infinite score is shown after them, unranked, in stored order.
 - Each problem's trivial reference baseline (majority class, training mean, persistence:
@@ -27,7 +30,7 @@ import attrs
 from ..discovery import Catalog, Descriptor
 from ..planner import Run
 from ..results import Record
-from . import values
+from . import uncertainty, values
 from .repetitions import describe, latest_by_configuration, references
 from .tuned import SELECTED_ON, select
 
@@ -76,12 +79,15 @@ class Entry:
     reference: str = ""  # the reference baseline's name: a row that is never placed
     metrics: dict[str, float] = attrs.field(init=False, eq=False, repr=False)
     spread: dict[str, tuple[float, float]] = attrs.field(init=False, eq=False, repr=False)
+    intervals: dict[str, tuple[float, float]] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         metrics = _medians(self.records)
         object.__setattr__(self, "metrics", metrics)
         object.__setattr__(self, "spread", {m: values.span(r.metrics.get(m, values.NAN) for r in self.records)
                                             for m in metrics})
+        object.__setattr__(self, "intervals", {m: uncertainty.interval([r.metrics.get(m, values.NAN) for r in self.records])
+                                               for m in metrics})
 
     @classmethod
     def of(cls, ranking: Descriptor, records: Iterable[Record]) -> Entry:
@@ -154,6 +160,16 @@ class Entry:
     def score_range(self) -> tuple[float, float]:
         return values.span(self.scores)
 
+    @property
+    def score_interval(self) -> tuple[float, float]:
+        """The bootstrap interval of the median per-repetition score (``rank.uncertainty``)."""
+        return uncertainty.interval(self.scores)
+
+    @property
+    def paired_scores(self) -> dict[tuple[int, int], float]:
+        """Each ok repetition's score by (seed, split), for paired tests."""
+        return {_order(r): score for r, score in zip(self.records, self.scores, strict=True)}
+
     def to_json(self) -> dict[str, Any]:
         """Roles, hyperparameters, repetitions (what varied, which failed and why), median
         metrics, spreads and score. Non-finite floats are left as they are: encode with
@@ -164,7 +180,7 @@ class Entry:
                     "hyperparameters": {"problem": run["hyperparameters"].get("problem", {})},
                     "ranked_on": "unranked: the problem's reference baseline, median over splits",
                     "splits": list(self.splits), "metrics": dict(self.metrics),
-                    "spread": {m: list(v) for m, v in self.spread.items()}, "score": self.score,
+                    "spread": {m: list(v) for m, v in self.spread.items()}, **self._intervals_json(), "score": self.score,
                     "score_range": list(self.score_range), "scores": list(self.scores)}
         keep = ("problem", "model", "trainer", "software", "hardware", "chain", "fills", "hyperparameters")
         failed = [{"seed": r.run.seed, "split": r.run.split, "reason": r.reason,
@@ -174,8 +190,12 @@ class Entry:
         return {**{k: run[k] for k in keep}, "started_from": self.run.origin, "place": self.place, "flagged": self.flagged, "ranked_on": RANKED_ON,
                 "varied": self.varied, "seeds": list(self.seeds), "splits": list(self.splits),
                 "ok": len(self.records), "failed": failed, "metrics": dict(self.metrics),
-                "spread": {m: list(v) for m, v in self.spread.items()}, "score": self.score,
-                "score_range": list(self.score_range), "scores": list(self.scores), **tuned}
+                "spread": {m: list(v) for m, v in self.spread.items()}, **self._intervals_json(), "score": self.score,
+                "score_range": list(self.score_range), "scores": list(self.scores), "tie_test": uncertainty.TEST, **tuned}
+
+    def _intervals_json(self) -> dict[str, Any]:
+        return {"intervals": {m: list(v) for m, v in self.intervals.items()}, "score_interval": list(self.score_interval),
+                "interval": uncertainty.INTERVAL}
 
 
 @attrs.frozen
@@ -207,7 +227,8 @@ def _applies(ranking: Descriptor, rec: Record) -> bool:
 
 def place(entries: Iterable[Entry]) -> tuple[Entry, ...]:
     """``entries`` grouped by problem; within each, finite scores first (higher first) with
-    their places, then the rest unranked in the order given (never reordered around NaN).
+    their places (tie groups: ``rank.uncertainty``), then the rest unranked in the order
+    given (never reordered around NaN).
     A reference row goes where its score would rank (last if it is not finite), unplaced."""
     placed: list[Entry] = []
     by_problem: dict[str, list[Entry]] = {}
@@ -217,7 +238,7 @@ def place(entries: Iterable[Entry]) -> tuple[Entry, ...]:
         group = by_problem[problem]
         # a reference ties after the methods it equals: it does not outrank them
         ranked = sorted((e for e in group if values.ranks(e.score)), key=lambda e: (-e.score, bool(e.reference)))
-        places = iter(range(1, len(ranked) + 1))
+        places = iter(uncertainty.tie_places([e.paired_scores for e in ranked if not e.reference]))
         placed += [attrs.evolve(e, place=None if e.reference else next(places)) for e in ranked]
         placed += [attrs.evolve(e, place=None) for e in group if not values.ranks(e.score) and not e.reference]
         placed += [e for e in group if not values.ranks(e.score) and e.reference]

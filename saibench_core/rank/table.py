@@ -22,6 +22,7 @@ from ..planner.compose import walk
 from ..planner.rules import FIT
 from .leaderboard import Entry, Leaderboard
 from .tuned import SELECTED_ON
+from .uncertainty import INTERVAL, TEST
 
 FLAG = "!"
 REF = "ref"  # the place column of a reference baseline's row
@@ -39,8 +40,8 @@ def number(x: float, digits: int = 4) -> str:
 
 
 def cell(median: float, low: float, high: float) -> str:
-    """A median, with its ``[min, max]`` (three digits) on a second line when the
-    repetitions differ."""
+    """A median, with its interval ``[low, high]`` (three digits) on a second line when it
+    has one of some width."""
     if low == high or math.isnan(low) or math.isnan(high):
         return number(median)
     return f"{number(median)}\n[{number(low, 3)}, {number(high, 3)}]"
@@ -111,9 +112,9 @@ def _columns(board: Leaderboard, entries: Sequence[Entry], common: list[str]) ->
     if len({e.varied for e in _methods(entries)}) > 1 or any(e.failed for e in entries):
         columns.append(("runs", [_runs(e) for e in entries]))
     for m in names:
-        columns.append((m, [cell(e.metrics.get(m, math.nan), *e.spread.get(m, (math.nan, math.nan))) for e in entries]))
+        columns.append((m, [cell(e.metrics.get(m, math.nan), *e.intervals.get(m, (math.nan, math.nan))) for e in entries]))
     if len(names) > 1 or not all(_is_metric(e.score, e.metrics.get(names[0], math.nan)) for e in entries):
-        columns.append(("score", [cell(e.score, *e.score_range) for e in entries]))
+        columns.append(("score", [cell(e.score, *e.score_interval) for e in entries]))
     return columns
 
 
@@ -124,6 +125,8 @@ def _caption(board: Leaderboard, entries: Sequence[Entry], shared: list[str]) ->
     if shared:
         lines.append("every row: " + " ".join(shared))
     lines += fitted_notes(entries)
+    if any(len(e.records) > 1 for e in entries if not e.reference):
+        lines.append(f"[ ]: {INTERVAL}; #: shared by configurations no test tells apart ({TEST})")
     if any(e.flagged for e in entries):
         lines.append(f"{FLAG} ranked on its ok repetitions only; the failed ones and their reasons are in --json")
     if any(e.place is None and not e.reference for e in entries):
@@ -170,8 +173,8 @@ def table(board: Leaderboard, problem: str, entries: Sequence[Entry], width: int
     platforms = sorted({_platform(e.run) for e in _methods(entries)})
     title = f"ranking {board.ranking.name} on {problem}" + (", tuned on validation, test values" if board.tuned else "")
     title += "\n" + "; ".join(sorted({e.varied for e in _methods(entries)}))
-    if any(len(e.repetitions) > 1 for e in entries):
-        title += " (median [min, max])"
+    if any(len(e.records) > 1 for e in entries):
+        title += " (median [95% interval])"
     shared = (platforms if len(platforms) == 1 else []) + common
     # Text, not str: module names such as "jax[cuda12]" or "[phi=...]" are not markup
     out = Table(title=Text(title), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
