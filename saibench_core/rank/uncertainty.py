@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -35,16 +36,21 @@ Paired = Mapping[tuple[int, int], float]  # a configuration's score per (seed, s
 
 def interval(values: Sequence[float]) -> tuple[float, float]:
     """The ``LEVEL`` percentile bootstrap interval of the median of the finite ``values``;
-    ``(NaN, NaN)`` for fewer than two of them."""
-    finite = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
+    ``(NaN, NaN)`` for fewer than two of them. Memoized (a few ms each): an entry's
+    intervals are asked for again by every copy of it (``attrs.evolve``) and every reader."""
+    return _interval(tuple(v for v in values if math.isfinite(v)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _interval(finite: tuple[float, ...]) -> tuple[float, float]:
     if len(finite) < 2:
         return math.nan, math.nan
-    if np.all(finite == finite[0]):
-        return float(finite[0]), float(finite[0])
+    if all(v == finite[0] for v in finite):
+        return finite[0], finite[0]
     from scipy import stats  # lazy: only rankings over repetitions need it
 
-    result = stats.bootstrap((finite,), np.median, n_resamples=RESAMPLES, confidence_level=LEVEL, method="percentile",
-                             rng=np.random.default_rng(0))
+    result = stats.bootstrap((np.asarray(finite),), np.median, n_resamples=RESAMPLES, confidence_level=LEVEL,
+                             method="percentile", rng=np.random.default_rng(0))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
