@@ -74,7 +74,7 @@ def test_tables_say_unranked_and_tuned() -> None:
 def test_check_exits_0_when_every_module_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     from saibench_core import check
 
-    monkeypatch.setattr(cli, "load_catalog", lambda: Catalog(()))
+    monkeypatch.setattr(cli._common, "load_catalog", lambda: Catalog(()))
     passing = Report((Finding("p", "model", "m", ()),), ())
     monkeypatch.setattr(check, "check_catalog", lambda catalog: passing)
     done = CliRunner().invoke(cli.main, ["check"])
@@ -88,7 +88,7 @@ def test_check_exits_0_when_every_module_passes(monkeypatch: pytest.MonkeyPatch)
 def test_plugins_table_lists_broken_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     catalog = Catalog((), plugins=(PluginInfo("vision", "saibench-vision", "0.1"),),
                       broken=(Broken("broken", None, "cannot import 'saibench_broken': ModuleNotFoundError"),))
-    monkeypatch.setattr(cli, "load_catalog", lambda: catalog)
+    monkeypatch.setattr(cli._common, "load_catalog", lambda: catalog)
     done = CliRunner().invoke(cli.main, ["plugins"])
     assert done.exit_code == 2
     table = done.stdout

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ._api.inputs import finite_above, finite_bound
+from .._api.inputs import finite_above, finite_bound
 
 
 class FiniteFloat(click.ParamType[float]):
