@@ -21,9 +21,19 @@
    workers vs 1 worker, each worker pinned to its own core, caches warmed first; the
    speedup is the median over ``--dask-repeat`` paired (1 worker, then 2) measurements.
 
+4. **Repetitions**: the wall time of a campaign of the digits MLP (width 64) at
+   ``--repeat 8`` over the same at ``--repeat 1`` (seeds and splits varied, a fresh database
+   each, dataset probes included), through ``saibench_core.run`` in this process (so the
+   command line's start-up, paid once either way, does not shrink the ratio):
+   ``repeat8_cost_ratio`` with the repetitions of the configuration in one batch pod,
+   trained as one vectorised program (saibench's default), against the named baseline
+   ``repeat8_cost_ratio_one_pod_each`` (``batch=False``: each repetition in its own pod);
+   the median of ``--repeat-pairs`` interleaved measurements of each.
+
 With ``--json`` the last line is one JSON object with ``saibench_samples_per_s``,
 ``handwritten_scan_samples_per_s``, ``ratio_to_scan`` (and its range over repetitions),
-``per_run_overhead_ms`` and ``dask_speedup_2_workers`` (and its range), all medians.
+``per_run_overhead_ms``, ``dask_speedup_2_workers`` (and its range), ``repeat8_cost_ratio``
+and ``repeat8_cost_ratio_one_pod_each``, all medians.
 """
 
 from __future__ import annotations
@@ -200,6 +210,36 @@ def dask_speedup(catalog: Any, runs: int, epochs: int) -> tuple[float, float]:
     return walls[0], walls[1]
 
 
+def campaign_seconds(catalog: Any, repeat: int, batch: bool) -> float:
+    """Wall seconds of ``saibench run --problem digits --model mlp --set mlp.width=64
+    --repeat N`` into a fresh database (``batch``: repetitions in one pod)."""
+    import tempfile
+
+    import saibench_core as sb
+
+    plan = sb.plan(problem="digits", model="mlp", grid={"mlp.width": [64]}, repeat=repeat, catalog=catalog)
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        results = sb.run(plan, db=f"{folder}/results.sqlite", catalog=catalog, batch=batch)
+        seconds = time.perf_counter() - start
+    if results.counts["ok"] != repeat:
+        raise SystemExit(f"repetition campaign failed: {dict(results.counts)}")
+    return seconds
+
+
+def repetition_costs(catalog: Any, pairs: int) -> dict[str, list[float]]:
+    """Paired ``--repeat 8`` / ``--repeat 1`` wall-time ratios, batched and one pod each, interleaved."""
+    campaign_seconds(catalog, 1, True)  # the fork server and the compilation cache, outside the measurement
+    campaign_seconds(catalog, 8, True)
+    ratios: dict[str, list[float]] = {"batched": [], "one pod each": []}
+    for _ in range(pairs):
+        for name, batch in (("batched", True), ("one pod each", False)):
+            one = campaign_seconds(catalog, 1, batch)
+            ratios[name].append(campaign_seconds(catalog, 8, batch) / one)
+            print(f"  {name}: --repeat 1 {one:.2f} s, --repeat 8 {ratios[name][-1] * one:.2f} s, ratio {ratios[name][-1]:.2f}")
+    return ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=100, help="Epochs of each throughput measurement.")
@@ -208,6 +248,7 @@ def main() -> None:
     parser.add_argument("--dask-runs", type=int, default=8)
     parser.add_argument("--dask-repeat", type=int, default=3, help="Paired 1-vs-2-worker measurements (the median is reported).")
     parser.add_argument("--dask-epochs", type=int, default=200, help="Epochs of each Dask run (its CPU-bound work).")
+    parser.add_argument("--repeat-pairs", type=int, default=3, help="Paired --repeat 8 / --repeat 1 measurements of each kind.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     jax.config.update("jax_platforms", "cpu")
@@ -239,13 +280,19 @@ def main() -> None:
     one, two, speedup = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs), statistics.median(speedups)
     print(f"dask LocalCluster, {args.dask_runs} CPU-bound runs, median of {args.dask_repeat}: 1 worker {one:.1f} s, "
           f"2 workers {two:.1f} s, speedup {speedup:.2f} (range {min(speedups):.2f}-{max(speedups):.2f})")
+    costs = repetition_costs(catalog, args.repeat_pairs)
+    batched, each = statistics.median(costs["batched"]), statistics.median(costs["one pod each"])
+    print(f"--repeat 8 over --repeat 1 (digits MLP), median of {args.repeat_pairs}: batch pod {batched:.2f}, "
+          f"one pod each (baseline) {each:.2f}; the batch costs {batched / each:.2f} of the baseline")
     result = {"saibench_samples_per_s": round(ours), "handwritten_scan_samples_per_s": round(scan),
               "handwritten_per_step_samples_per_s": round(per_step), "ratio_to_scan": round(ratio, 3),
               "ratio_to_scan_range": [round(min(ratios), 3), round(max(ratios), 3)], "repeat": args.repeat,
               "per_run_overhead_ms": round(overhead, 1), "backend_start_ms": round(backend, 1), "trivial_run_wall_ms": round(wall, 1),
               "spawned_run_ms": round(spawned), "forked_run_ms": round(forked),
               "dask_1_worker_s": round(one, 2), "dask_2_workers_s": round(two, 2), "dask_speedup_2_workers": round(speedup, 2),
-              "dask_speedup_range": [round(min(speedups), 2), round(max(speedups), 2)], "dask_repeat": args.dask_repeat}
+              "dask_speedup_range": [round(min(speedups), 2), round(max(speedups), 2)], "dask_repeat": args.dask_repeat,
+              "repeat8_cost_ratio": round(batched, 2), "repeat8_cost_ratio_range": [round(min(costs["batched"]), 2), round(max(costs["batched"]), 2)],
+              "repeat8_cost_ratio_one_pod_each": round(each, 2)}
     if args.json:
         print(json.dumps(result))
 

@@ -24,15 +24,21 @@ from .errors import StoreError as StoreError
 from .errors import UsageError as UsageError
 
 if _typing.TYPE_CHECKING:
+    from ._api.aibom import aibom as aibom
     from ._api.plan import Explanation as Explanation
     from ._api.plan import Globs as Globs
     from ._api.plan import Plan as Plan
     from ._api.plan import explain as explain
     from ._api.plan import plan as plan
     from ._api.rank import export as export
+    from ._api.rank import performance_profiles as performance_profiles
     from ._api.rank import rank as rank
     from ._api.rank import results_frame as results_frame
     from ._api.rank import sample_efficiency as sample_efficiency
+    from ._api.report import report as report
+    from ._api.reproduce import Reproduction as Reproduction
+    from ._api.reproduce import reproduce as reproduce
+    from ._api.reproduce import show as show
     from ._api.run import OnDone as OnDone
     from ._api.run import OnStart as OnStart
     from ._api.run import Results as Results
@@ -49,8 +55,11 @@ if _typing.TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "._api.aibom": ("aibom",),
     "._api.plan": ("Explanation", "Globs", "Plan", "explain", "plan"),
-    "._api.rank": ("export", "rank", "results_frame", "sample_efficiency"),
+    "._api.rank": ("export", "performance_profiles", "rank", "results_frame", "sample_efficiency"),
+    "._api.report": ("report",),
+    "._api.reproduce": ("Reproduction", "reproduce", "show"),
     "._api.run": ("OnDone", "OnStart", "Results", "run"),
     ".planner": ("LeftOut", "Run"),
     ".planner.rules": ("Reason",),
@@ -77,8 +86,9 @@ def __dir__() -> list[str]:
 class _Package(_types.ModuleType):
     # `rank` is the function, as when the names were imported eagerly: the import system
     # would set it to the `saibench_core.rank` subpackage when that is first imported
+    # (`report` likewise)
     def __setattr__(self, name: str, value: object) -> None:
-        if name == "rank" and isinstance(value, _types.ModuleType):
+        if name in ("rank", "report") and isinstance(value, _types.ModuleType):
             return
         super().__setattr__(name, value)
 

@@ -45,6 +45,7 @@ from ._models import Flax as Flax
 from ._models import JaxModel as JaxModel
 from ._modules import MODULE_KINDS as MODULE_KINDS
 from ._modules import ModuleSpec as ModuleSpec
+from ._modules import Pareto as Pareto
 from ._modules import converter as converter
 from ._modules import hardware as hardware
 from ._modules import metric as metric

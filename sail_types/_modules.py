@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
 import attrs
@@ -117,6 +117,8 @@ class ModuleSpec:
     gradients: tuple[Gradient, ...] = attrs.field(default=(), converter=_gradients)
     pretrain: Pretrain | None = None
     label_budget: str = ""
+    order: Literal["total", "partial"] = "total"
+    pareto: Pareto | None = None
 
     def __attrs_post_init__(self) -> None:
         """Every declared value checked where it enters, so that none fails later in the
@@ -156,6 +158,7 @@ class ModuleSpec:
                                "e.g. label_budget='labels'")
         if len({g.name for g in self.gradients}) < len(self.gradients):
             raise InvalidValue(who, "two gradients share a name; each names its own metadata array")
+        _check_order(self, who)
 
 
 def _mark(spec: ModuleSpec) -> Callable[[F], F]:
@@ -253,10 +256,92 @@ def metric(
     return _mark(ModuleSpec("metric", name, goal=goal, unit=unit, tasks=tasks, needs=_strings(needs), hard_fail=hard_fail))
 
 
-def ranking(*, metrics: tuple[str, ...], field: str = "general", name: str | None = None) -> Callable[[F], F]:
-    """Declare a ranking: ``def r(values: Mapping[str, float]) -> float`` scores one run from
-    the named metrics (higher ranks first); it applies to every run that has them all."""
-    return _mark(ModuleSpec("ranking", name, metrics=metrics, field=field))
+Goal = Literal["max", "min"]
+
+
+@attrs.frozen(init=False)
+class Pareto:
+    """Pareto dominance over metrics, each with its goal: ``a`` dominates ``b`` when it is at
+    least as good in every metric and better in one (Deb et al. 2002, NSGA-II's fronts).
+
+    >>> fast = Pareto(accuracy="max", train_time="min")
+    >>> fast.dominates({"accuracy": 0.9, "train_time": 1.0}, {"accuracy": 0.8, "train_time": 1.0})
+    True
+    >>> fast.dominates({"accuracy": 0.9, "train_time": 9.0}, {"accuracy": 0.8, "train_time": 1.0})
+    False
+    """
+
+    goals: tuple[tuple[str, Goal], ...]
+
+    def __init__(self, **goals: Goal) -> None:
+        who = f"Pareto({', '.join(f'{m}={g!r}' for m, g in goals.items())})"
+        if len(goals) < 2:
+            raise InvalidValue(who, "a Pareto order needs two metrics or more (one metric is a total order: "
+                               "declare a score), e.g. Pareto(accuracy='max', train_time='min')")
+        for name, goal in goals.items():
+            check_name(name, "metric", who)
+            if goal not in ("max", "min"):
+                raise InvalidValue(who, f"{name}={goal!r}: a goal is 'max' (larger is better) or 'min'")
+        self.__attrs_init__(tuple(goals.items()))
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The metrics, in the order declared."""
+        return tuple(name for name, _ in self.goals)
+
+    def dominates(self, a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+        """Whether ``a`` is at least as good as ``b`` in every metric and better in one."""
+        signed = [(a[m], b[m]) if goal == "max" else (b[m], a[m]) for m, goal in self.goals]
+        return all(x >= y for x, y in signed) and any(x > y for x, y in signed)
+
+
+def _check_order(spec: ModuleSpec, who: str) -> None:
+    """A ranking's order: a score (``"total"``) or a comparison (``"partial"``, maybe Pareto)."""
+    if spec.order not in ("total", "partial"):
+        raise InvalidValue(who, f"order={spec.order!r} must be 'total' (a score), 'partial' (a comparison) "
+                           "or Pareto(metric='max', ...)")
+    if spec.pareto is not None and (not isinstance(spec.pareto, Pareto) or spec.order != "partial"):
+        raise InvalidValue(who, f"pareto={spec.pareto!r} must be a Pareto(...) of a partial order")
+    if spec.pareto is not None and spec.metrics != spec.pareto.metrics:
+        raise InvalidValue(who, f"metrics={spec.metrics!r} differ from the Pareto order's {spec.pareto.metrics!r}; "
+                           "leave metrics out: a Pareto order names them")
+    if spec.kind == "ranking" and not spec.metrics:
+        raise InvalidValue(who, "a ranking names the metrics it reads, e.g. metrics=('accuracy',)")
+
+
+def ranking(
+    *, metrics: Iterable[str] = (), field: str = "general", name: str | None = None,
+    order: Literal["total", "partial"] | Pareto = "total",
+) -> Callable[[F], F]:
+    """Declare a ranking over the named metrics; it applies to every run that has them all.
+
+    A total order scores: ``def r(values: Mapping[str, float]) -> float`` (higher ranks
+    first). A partial order compares: with ``order="partial"``, ``def r(a: Mapping[str,
+    float], b: Mapping[str, float]) -> bool`` says whether ``a`` dominates ``b`` (a strict
+    partial order: never both ways); leaderboards group configurations in fronts (front 1:
+    none dominates them). ``order=Pareto(accuracy="max", train_time="min")`` declares Pareto
+    dominance and its metrics (``metrics`` left out); the function returns its
+    ``dominates(a, b)``, so tables can say which way each metric is better.
+
+    Args:
+        metrics: the metrics it reads, never NaN (not measured): a run lacking one is unranked.
+        field: the community whose leaderboard it is (``saibench rank --perspective``).
+        name: the module name; defaults to the function's name.
+        order: ``"total"``, ``"partial"`` or a ``Pareto``.
+
+    Example::
+
+        ACCURACY_TIME = Pareto(accuracy="max", train_time="min")
+
+        @ranking(order=ACCURACY_TIME)
+        def pareto_accuracy_time(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+            # a docstring here says what the fronts trade off
+            return ACCURACY_TIME.dominates(a, b)
+    """
+    if isinstance(order, Pareto):
+        return _mark(ModuleSpec("ranking", name, metrics=_strings(metrics) or order.metrics, field=field,
+                                order="partial", pareto=order))
+    return _mark(ModuleSpec("ranking", name, metrics=metrics, field=field, order=order))
 
 
 def software(*, name: str | None = None, only_with: Iterable[str] = (), never_with: Iterable[str] = ()) -> Callable[[F], F]:

@@ -101,8 +101,10 @@ def test_local_executor_turns_a_launch_exception_into_a_failed_run(monkeypatch: 
             raise OSError("fork server is gone")
         return Outcome("ok", {"accuracy": 1.0})
 
-    monkeypatch.setattr(executors, "run_pod", run_pod)
-    jobs = [("bad", run()), ("good", run(seed=1))]
+    from saibench_core.execute import batch
+
+    monkeypatch.setattr(batch, "run_pod", run_pod)
+    jobs = [("bad", run()), ("good", run(seed=1))]  # two workers: each in its own pod
     outcomes = {key: outcome for key, _, outcome in executors.local(jobs, workers=2, options=PodOptions())}
     assert outcomes["good"].status == "ok"
     assert outcomes["bad"].status == "failed"

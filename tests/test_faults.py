@@ -195,7 +195,7 @@ def test_runs_that_escape_kill_their_group_or_parent_or_flood_are_contained(tmp_
     )
     assert done.returncode == 1, done.stderr  # the runner survived killpg(0) and finished the campaign
     rows = _rows(db)
-    assert rows["linear"][0] == "ok" and rows["fault_flood"][0] == "ok"
+    assert rows["linear"][0] == "ok" and rows["fault_flood"][0] == "ok", (rows["linear"][:2], rows["fault_flood"][:2])
     assert rows["fault_orphan"][1] == "timed out after 10 s (killed with 1 child process)"
     assert rows["fault_killpg"][1] == "crashed with signal SIGTERM"
     assert rows["fault_killparent"][1] == "crashed with signal SIGKILL"

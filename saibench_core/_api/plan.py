@@ -13,6 +13,8 @@ from sail_types._modules import ModuleKind
 from ..discovery import Catalog, Descriptor, load_catalog
 from ..errors import UsageError
 from ..planner import ROLES, LeftOut, Planner, Run, sample, select
+from ..planner.division import DIVISIONS, reference_catalog
+from ..planner.division import check as division_check
 from ..planner.pretraining import Pretraining
 from ..planner.rules import Reason
 from ..planner.select import with_grid
@@ -117,7 +119,7 @@ class Plan:
 def plan(*, problem: Globs = (), model: Globs = (), trainer: Globs = (), software: Globs = (), hardware: Globs = (),
          field: Globs = (), max_chain: int = 3, max_runs: int | None = None, seed: int = 0, repeat: int = 1,
          vary: str = "both", strict_types: bool = False, grid: Mapping[str, Sequence[Any]] | None = None,
-         catalog: Catalog | None = None) -> Plan:
+         division: str = "open", catalog: Catalog | None = None) -> Plan:
     """Plan the feasible runs of the installed modules (``saibench solve``).
 
     With no arguments every installed plugin is planned: as many runs as
@@ -138,6 +140,8 @@ def plan(*, problem: Globs = (), model: Globs = (), trainer: Globs = (), softwar
         grid: hyperparameter values to plan instead of modules' own, by
             ``"MODULE.PARAMETER"``: ``{"md_bulk.temperature": [300.0, 900.0]}`` plans runs
             at both temperatures (``saibench run --set md_bulk.temperature=300,900``).
+        division: ``"open"`` (every grid point) or ``"closed"`` (every method at its
+            reference hyperparameters, its modules' defaults: ``planner.division``).
         catalog: the modules to plan (default: every installed plugin's).
 
     Returns:
@@ -162,8 +166,12 @@ def plan(*, problem: Globs = (), model: Globs = (), trainer: Globs = (), softwar
     inputs.integer("seed", seed, 0, SEED_MAX)
     inputs.integer("repeat", repeat, 1)
     inputs.choice("vary", vary, VARY)
+    inputs.choice("division", division, DIVISIONS)
     catalog = load_catalog() if catalog is None else catalog
+    if division == "closed":
+        catalog = reference_catalog(catalog)
     if grid:
+        division_check(division, list(grid), catalog)
         catalog = with_grid(catalog, inputs.grid(grid))
     failures: tuple[Finding, ...] = ()
     if strict_types:

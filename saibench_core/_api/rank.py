@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import attrs
+
 from ..discovery import Catalog, load_catalog
 from ..errors import MissingExtra, UsageError
+from ..execute.key import RunKeys
 from ..planner import select
-from ..rank import Curve, Leaderboard, budgets, curves, leaderboards
+from ..planner.division import CLOSED_NOTE, DIVISIONS, at_reference
+from ..rank import Curve, Leaderboard, Profile, budgets, combined_board, curves, leaderboards, profiles
+from ..rank.combined import best_anchors
+from ..rank.perspective import perspective as perspective_of
 from ..results import Record, Store, default_path
 from ..results.export import FORMATS
 from ..results.export import export as write
 from ..results.export import rows as flat_rows
+from ..results.integrity import check
 from . import inputs
 from .plan import Globs
 
@@ -30,11 +37,14 @@ def _store(db: Path | str | None) -> Store:
 
 
 def rank(*, db: Path | str | None = None, ranking: Globs = (), problem: Globs = (), tuned: bool = False,
+         perspective: Globs = (), combine: Mapping[str, float] | None = None,
+         anchors: Mapping[str, tuple[float, float]] | None = None, division: str = "open",
          catalog: Catalog | None = None) -> list[Leaderboard]:
     """One leaderboard per installed ranking, from the stored results (``saibench rank``).
 
     Repetitions of a configuration are aggregated (median [95% bootstrap interval], tie groups by a paired test); one whose repetitions
-    partly failed is ranked on its ok ones and flagged.
+    partly failed is ranked on its ok ones and flagged. A partial-order ranking (Pareto)
+    places configurations in fronts instead (``Entry.front``).
 
     Args:
         db: the results database (default: ``results.sqlite`` in the user data directory).
@@ -42,17 +52,37 @@ def rank(*, db: Path | str | None = None, ranking: Globs = (), problem: Globs = 
         problem: glob patterns on problem names; only their stored runs are ranked.
         tuned: per configuration, only the grid point with the best median validation
             score (test values shown).
+        perspective: glob patterns on fields: the communities whose leaderboards to show -
+            the rankings declared by a matching field, over every problem, and the general
+            rankings over that field's problems only (``rank.perspective``).
+        combine: a weight per metric: adds a board of the anchored combined score
+            (``rank.combined``, named ``"combined-score"``), last.
+        anchors: ``(worst, best)`` per metric of ``combine``, instead of the problem's
+            reference baseline and the metric's ideal.
+        division: ``"open"``: every stored run (``tuned`` boards say how many grid points
+            each best one was chosen among); ``"closed"``: only runs of methods at their
+            reference hyperparameters (``planner.division``).
         catalog: the modules (default: every installed plugin's).
 
     Returns:
         The leaderboards; each has ``entries`` (best first, with ``place``) and ``notes``.
 
     Raises:
-        UsageError: a ranking pattern matches no installed ranking.
+        UsageError: a ranking pattern matches no installed ranking, a perspective no field.
+        InvalidInput: a weight or an anchor of ``combine`` cannot work (unknown metric,
+            weight not > 0, a metric with no ideal and no anchors).
         StoreError: the database is missing or unreadable.
     """
     rankings, problems = inputs.globs("ranking", ranking), inputs.globs("problem", problem)
-    chosen = select(load_catalog() if catalog is None else catalog, {"ranking": rankings})
+    inputs.choice("division", division, DIVISIONS)
+    fields = inputs.globs("perspective", perspective)
+    installed = load_catalog() if catalog is None else catalog
+    chosen = select(installed, {"ranking": rankings})
+    scope: dict[str, frozenset[str]] = {}
+    if fields:
+        chosen, scope = perspective_of(chosen, fields)
+    if combine is not None:
+        best_anchors(installed, combine, anchors or {})  # before reading: the fix is not in the database
     with _store(db) as store:
         records = list(store.records())
     if problems:
@@ -62,7 +92,43 @@ def rank(*, db: Path | str | None = None, ranking: Globs = (), problem: Globs = 
                 raise UsageError(f"rank(problem={pattern!r}): no stored run has a matching problem; stored problems: "
                                  f"{', '.join(stored) or 'none'} (run some first: saibench_core.run)")
         records = [r for r in records if any(fnmatch.fnmatchcase(r.run.problem, g) for g in problems)]
-    return leaderboards(chosen, records, tuned=tuned)
+    integrity = check(records, RunKeys(installed))  # never mix results of other code
+    records = integrity.current
+    if division == "closed":
+        records = [r for r in records if at_reference(r.run, installed)]
+    boards = leaderboards(chosen, records, tuned=tuned, scope=scope)
+    if combine is not None:
+        boards.append(combined_board(installed, _in_view(records, installed, fields), combine, anchors=anchors, tuned=tuned))
+    notes = tuple(n for n in (CLOSED_NOTE if division == "closed" else None, integrity.note()) if n is not None)
+    if notes:
+        boards = [attrs.evolve(board, notes=(*board.notes, *notes)) for board in boards]
+    return boards
+
+
+def _in_view(records: list[Record], catalog: Catalog, fields: Globs) -> list[Record]:
+    """The records of the problems whose field matches ``fields`` (all, without any)."""
+    if not fields:
+        return records
+    kept = {p.name for p in catalog.of("problem") if any(fnmatch.fnmatchcase(p.spec.field, f) for f in fields)}
+    return [r for r in records if r.run.problem in kept]
+
+
+def performance_profiles(boards: Iterable[Leaderboard]) -> tuple[list[Profile], list[str]]:
+    """The performance profiles across problems of each leaderboard with a score (Dolan &
+    Moré; AlgoPerf's benchmark score as ``Profile.area``): per ranking, each method's
+    (model with fills and trainer) performance ratio on every problem, best area first; and
+    notes on what was left out (``rank.profiles`` says how a score becomes a cost).
+
+    Args:
+        boards: leaderboards (``rank()`` or ``Results.leaderboards()``).
+    """
+    found: list[Profile] = []
+    notes: list[str] = []
+    for board in boards:
+        shown, left_out = profiles(board)
+        found += shown
+        notes += left_out
+    return found, notes
 
 
 def sample_efficiency(boards: Iterable[Leaderboard], catalog: Catalog | None = None) -> list[Curve]:

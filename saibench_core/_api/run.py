@@ -73,7 +73,7 @@ class Results:
 def run(plan_or_runs: Plan | Iterable[Run], *, db: Path | str | None = None, jobs: int = 1, timeout: float = 600.0,
         memory_limit: float | None = None, executor: str = "local", address: str | None = None,
         save_weights: Path | str | None = None, init_weights: Path | str | None = None, on_start: OnStart | None = None,
-        on_done: OnDone | None = None, catalog: Catalog | None = None) -> Results:
+        on_done: OnDone | None = None, catalog: Catalog | None = None, batch: bool = True) -> Results:
     """Execute the runs not yet stored, each in its own process, and store their results
     (``saibench run``). Every argument is checked before any run is planned or started.
 
@@ -93,6 +93,8 @@ def run(plan_or_runs: Plan | Iterable[Run], *, db: Path | str | None = None, job
             progress bar's total).
         on_done: called with each run and its outcome as it is stored (``None``: skipped).
         catalog: the modules to run against (default: the plan's, else every installed one).
+        batch: run the repetitions of a configuration in one pod, trained as one vectorised
+            program where they train alike (``execute.batch``); ``False``: each in its own pod.
 
     Returns:
         ``Results``: counts by status and the stored records of these runs.
@@ -126,7 +128,7 @@ def run(plan_or_runs: Plan | Iterable[Run], *, db: Path | str | None = None, job
         if on_start is not None:
             on_start(runs)
         if runs:
-            options = execute.PodOptions(timeout, memory_limit, str(weights_dir.resolve()) if weights_dir else None)
+            options = execute.PodOptions(timeout, memory_limit, str(weights_dir.resolve()) if weights_dir else None, batch=bool(batch))
             counts = execute.run_campaign(catalog, runs, store, jobs=jobs, options=options,
                                           executor="dask" if address else executor, address=address,
                                           on_done=on_done or (lambda run, outcome: None))

@@ -15,6 +15,7 @@ import saibench_core as sb
 from ..discovery import BLOCK_ENV, Catalog, load_catalog
 from ..errors import InvalidInput, SaibenchError
 from ..planner import ROLES, Run
+from ..planner.division import DIVISIONS
 from ..rank import hyper_items
 from ..safe_text import SafeConsole
 
@@ -133,6 +134,8 @@ def plan_options(fn: F) -> F:
                      help="Longest converter chain to consider."),
         click.option("--max-runs", type=click.IntRange(min=1), help="Keep a seeded uniform sample of this many runs."),
         click.option("--strict-types", is_flag=True, help="Leave out modules whose plugin code fails `saibench check`."),
+        click.option("--division", type=click.Choice(DIVISIONS), default="open", show_default=True,
+                     help="closed: every method at its reference hyperparameters (its modules' defaults); open: every grid point."),
         click.option("--set", "settings", multiple=True, metavar="MODULE.PARAM=V1,V2",
                      help="Plan these values of a module's hyperparameter instead of its own (repeatable), "
                           "e.g. --set md_bulk.temperature=300,900."),

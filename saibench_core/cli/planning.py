@@ -61,13 +61,14 @@ TABLE_ROWS = 1000
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, SEED_MAX),
               help="Seed recorded in each run (and of --max-runs sampling).")
 def solve(as_json: bool, count: bool, show_all: bool, max_chain: int, max_runs: int | None, strict_types: bool,
-          seed: int, fields: Sequence[str], settings: Sequence[str], **globs: Sequence[str]) -> None:
+          seed: int, division: str, fields: Sequence[str], settings: Sequence[str], **globs: Sequence[str]) -> None:
     """List every feasible benchmark run of the installed modules.
 
     Plans stream: `--json` writes each run as it is planned, `--count` keeps none in memory.
     `saibench explain` says why a pairing is missing.
     """
-    plan = plan_from(globs, fields, settings, max_chain=max_chain, max_runs=max_runs, seed=seed, strict_types=strict_types)
+    plan = plan_from(globs, fields, settings, max_chain=max_chain, max_runs=max_runs, seed=seed, strict_types=strict_types,
+                     division=division)
     if count:
         n = plan.count()
         click.echo(json.dumps({"feasible": n}) if as_json else str(n))

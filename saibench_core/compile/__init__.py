@@ -8,3 +8,4 @@ from .nn import CompiledModel as CompiledModel
 from .nn import compile_model as compile_model
 from .train import Trained as Trained
 from .train import fit as fit
+from .train import fit_many as fit_many

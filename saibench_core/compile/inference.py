@@ -7,6 +7,7 @@ outputs out. Each is compiled and warmed up by an untimed pass first.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -19,6 +20,7 @@ from ..fit.predicting import timed_passes
 from .nn import CompiledModel, Params
 
 
+@functools.lru_cache(maxsize=16)  # a batch pod's members share their model (``pod.compiled_once``), so its program too
 def _forward(model: CompiledModel) -> Any:
     def forward(p: Params, batch: jax.Array) -> jax.Array:
         out = model.apply(p, batch)
@@ -43,8 +45,13 @@ def predict(model: CompiledModel, params: Params, x: NDArray[Any], *, passes: in
 def latencies(model: CompiledModel, params: Params, x: NDArray[Any], n: int = 200) -> NDArray[np.float64]:
     """Seconds to predict one sample, end to end (NumPy in, transfers both ways, NumPy out),
     ``n`` times (samples cycled from ``x``), compiled and warmed up first."""
-    fn = jax.jit(model.apply)
+    fn = _single(model)
     return _latencies(lambda sample: fn(params, jax.device_put(sample)), x, n)
+
+
+@functools.lru_cache(maxsize=16)
+def _single(model: CompiledModel) -> Any:
+    return jax.jit(model.apply)
 
 
 def predictions(scores: NDArray[Any], prediction: str, targets_shape: tuple[int, ...]) -> NDArray[Any]:

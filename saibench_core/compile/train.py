@@ -74,6 +74,7 @@ class Trained(NamedTuple):
     best_epoch: int | None = None
     stopped_early: bool = False
     validation_losses: NDArray[np.float32] | None = None
+    vectorised: int = 1  # repetitions trained together in one vectorised program (``fit_many``); its clocks are shares
 
     @property
     def epochs_run(self) -> int:
@@ -253,17 +254,38 @@ def fit(model: CompiledModel, training: Training, task: TaskOrLoss, x: NDArray[A
     state = TrainState(params, optimizer.init(params))
     args: tuple[Any, ...] = (state, train_key, jax.device_put(x), jax.device_put(y))
     if training.patience is not None:
-        if validation is None:
-            raise UsageError("Training(patience=...) stops on the validation loss, but fit() was given no validation fixture; "
-                             "pass fit(..., validation=(x_val, y_val))")
-        args += (jax.device_put(validation[0]), jax.device_put(validation[1]))
+        x_val, y_val = _validation(training, validation)
+        args += (jax.device_put(x_val), jax.device_put(y_val))
+    train_fn = make_train_fn(model, training, task, len(x), snapshots, optimizer, gradients)
+    (carry, out), common = _compiled_and_run(jax.jit(train_fn), args)
+    return _trained(training, carry, out, snapshots, {**common, "steps": steps})
+
+
+def _validation(training: Training, validation: tuple[NDArray[Any], Any] | None) -> tuple[NDArray[Any], Any]:
+    if validation is None:
+        raise UsageError("Training(patience=...) stops on the validation loss, but fit() was given no validation fixture; "
+                         "pass fit(..., validation=(x_val, y_val))")
+    return validation
+
+
+def _compiled_and_run(program: Any, args: tuple[Any, ...]) -> tuple[Any, dict[str, Any]]:
+    """Compile ``program`` ahead of time for ``args`` (timed, with the persistent cache's
+    hit or miss) and run it (``timed_execution``); ``(outputs, clocks)``."""
     with compile_cache_state() as cache_events:
         start = time.perf_counter()
-        program = jax.jit(make_train_fn(model, training, task, len(x), snapshots, optimizer, gradients)).lower(*args).compile()
+        compiled = program.lower(*args).compile()
         compile_seconds = time.perf_counter() - start
-    (carry, out), train_seconds, first_seconds, clock = timed_execution(program, *args)
-    common: dict[str, Any] = {"compile_seconds": compile_seconds, "train_seconds": train_seconds, "first_execution_seconds": first_seconds,
-                              "train_clock": clock, "compile_cache": cache_state(cache_events), "steps": steps}
+    out, train_seconds, first_seconds, clock = timed_execution(compiled, *args)
+    return out, {"compile_seconds": compile_seconds, "train_seconds": train_seconds, "first_execution_seconds": first_seconds,
+                 "train_clock": clock, "compile_cache": cache_state(cache_events)}
+
+
+def _trained(training: Training, carry: Any, out: Any, snapshots: bool, common: dict[str, Any]) -> Trained:
+    """``Trained`` from the train program's final carry and outputs (see ``make_train_fn``).
+
+    Raises:
+        NonFinite: a loss or a final parameter is NaN or infinite.
+    """
     if training.patience is None:
         losses, stacked = out if snapshots else (out, None)
         check_losses(losses)
@@ -281,6 +303,56 @@ def fit(model: CompiledModel, training: Training, task: TaskOrLoss, x: NDArray[A
     return Trained(stop.best_params, np.asarray(losses[:run]), snapshots=stacked, best_epoch=int(stop.best_epoch),
                    stopped_early=bool(stop.stopped) and run < training.epochs,
                    validation_losses=np.asarray(validation_losses[:run]), **common)
+
+
+def fit_many(model: CompiledModel, training: Training, task: TaskOrLoss, data: Sequence[tuple[NDArray[Any], Any]], *,
+             keys: Sequence[jax.Array], snapshots: bool = False,
+             validations: Sequence[tuple[NDArray[Any], Any]] | None = None) -> list[Trained | NonFinite]:
+    """``fit`` of several repetitions of one configuration (their seeds' ``keys``, each its
+    own training data of one shape) as one compiled program, ``jax.vmap`` over their
+    initialisations, batch orders and data: one compilation and one dispatch for all.
+    Data that every member shares (the same split) is passed once, not stacked.
+
+    Each member's result is what ``fit`` returns for it, or the ``NonFinite`` it raises
+    (one member diverging fails that member only). The clocks are the program's, divided
+    among the members (``train_seconds``: the vectorised program's time over the members;
+    ``vectorised`` in each result says so).
+    """
+    members = len(keys)
+    shape = tuple(data[0][0].shape[1:])
+    split = [jax.random.split(key) for key in keys]
+    fresh = [model.init(init_key, shape)[0] for init_key, _ in split]
+    params = jax.tree.map(lambda *leaves: jnp.stack(leaves), *fresh)
+    optimizer, steps = optimizer_of(training, len(data[0][0]))
+    state = TrainState(params, jax.vmap(optimizer.init)(params))
+    pairs = [data]
+    if training.patience is not None:
+        pairs.append(validations if validations else [_validation(training, None)])
+    args: list[Any] = [state, jnp.stack([train_key for _, train_key in split])]
+    axes: list[Any] = [0, 0]
+    for fixtures in pairs:
+        for part in (0, 1):
+            values = [f[part] for f in fixtures]
+            same = all(_identical(v, values[0]) for v in values[1:])
+            args.append(jax.device_put(values[0]) if same else jax.tree.map(lambda *leaves: jnp.stack(leaves), *values))
+            axes.append(None if same else 0)
+    train_fn = make_train_fn(model, training, task, len(data[0][0]), snapshots, optimizer)
+    (carry, out), common = _compiled_and_run(jax.jit(jax.vmap(train_fn, in_axes=tuple(axes))), tuple(args))
+    shared = {**common, "train_seconds": common["train_seconds"] / members, "compile_seconds": common["compile_seconds"] / members,
+              "first_execution_seconds": common["first_execution_seconds"] / members, "steps": steps}
+    results: list[Trained | NonFinite] = []
+    for i in range(members):
+        try:
+            carry_i, out_i = jax.tree.map(lambda leaf, i=i: leaf[i], (carry, out))
+            results.append(_trained(training, carry_i, out_i, snapshots, shared))
+        except NonFinite as exc:
+            results.append(exc)
+    return results
+
+
+def _identical(a: Any, b: Any) -> bool:
+    leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(leaves_a) == len(leaves_b) and all(x is y or np.array_equal(x, y) for x, y in zip(leaves_a, leaves_b, strict=True))
 
 
 def epoch_scores(model: CompiledModel, task: TaskOrLoss, snapshots: Params, x: NDArray[Any], y: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:

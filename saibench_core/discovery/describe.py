@@ -207,6 +207,15 @@ def _check_slots(who: str, slots: tuple[Slot, ...], fields: dict[str, Any]) -> N
                                    f"input and output do not bind ({sorted(dims) or 'none'}); use those names or integers")
 
 
+def _check_ranking(who: str, spec: ModuleSpec, positional: list[inspect.Parameter]) -> None:
+    """A score takes one positional argument (the metric values), a comparison two."""
+    wanted = 2 if spec.order == "partial" else 1
+    if len(positional) != wanted:
+        form = ("a partial-order ranking compares: def r(a: Mapping[str, float], b: Mapping[str, float]) -> bool"
+                if wanted == 2 else "a ranking scores: def r(values: Mapping[str, float]) -> float")
+        raise InvalidSignature(who, f"takes {len(positional)} positional argument(s); {form}")
+
+
 def describe(fn: Callable[..., Any], plugin: str, version: str, *, probe_limit: float | None = None) -> Descriptor:
     """Describe one SAIL module.
 
@@ -260,6 +269,8 @@ def describe(fn: Callable[..., Any], plugin: str, version: str, *, probe_limit: 
             if slots:
                 raise InvalidSignature(who, "a Fitted model cannot Require submodules: it is fitted as a whole")
             fields["fitted"] = True
+    elif spec.kind == "ranking":
+        _check_ranking(who, spec, positional)
     elif spec.kind == "metric":
         if len(positional) != 1:
             raise InvalidSignature(who, "a metric takes one positional argument: ev: Evaluation")

@@ -49,7 +49,7 @@ def run_campaign(
             counts["skipped"] += 1
             on_done(run, None)
         elif unloaded is not None:
-            store.put(key, run, unloaded)  # put also drops the claim
+            store.put(key, run, stamped(unloaded, keys, run))  # put also drops the claim
             counts["failed"] += 1
             on_done(run, unloaded)
         else:
@@ -69,7 +69,7 @@ def run_campaign(
         for key, run, outcome in finished:
             if not store_them:  # remade a stored run's weights: its result is stored already
                 continue
-            store.put(key, run, outcome)  # drops the claim; never replaces an ok row
+            store.put(key, run, stamped(outcome, keys, run))  # drops the claim; never replaces an ok row
             unfinished.discard(key)
             counts[outcome.status] += 1
             on_done(run, outcome)
@@ -87,7 +87,7 @@ def run_campaign(
                    "left no weights file" if not pretraining.weights_path(dep).exists() else "")
             if why:
                 outcome = pretraining.dependency_failed(run, dep, why)
-                store.put(key, run, outcome)
+                store.put(key, run, stamped(outcome, keys, run))
                 unfinished.discard(key)
                 counts["failed"] += 1
                 on_done(run, outcome)
@@ -97,6 +97,11 @@ def run_campaign(
     finally:
         store.release(*unfinished)  # an error or Ctrl-C frees what never ran
     return counts
+
+
+def stamped(outcome: Outcome, keys: RunKeys, run: Run) -> Outcome:
+    """``outcome`` with the fingerprints of the code that computed it (``RunKeys.fingerprints``)."""
+    return attrs.evolve(outcome, details={**outcome.details, "fingerprints": keys.fingerprints(run)})
 
 
 def _pretraining(run: Run) -> Run:

@@ -23,7 +23,8 @@ from typing import Any
 from ..errors import UsageError
 from ..planner import Run
 from ..results import Outcome
-from .isolate import PodOptions, interrupt, run_pod
+from .batch import groups, run_group
+from .isolate import PodOptions, interrupt
 
 Job = tuple[str, Run]
 EXECUTORS = ("local", "dask")
@@ -34,18 +35,25 @@ def launch_failed(where: str, exc: BaseException) -> Outcome:
     return Outcome("failed", reason=f"{where} failed: {type(exc).__name__}: {exc}")
 
 
+def _each(group: Sequence[Job], future: Any, where: str) -> Iterator[tuple[str, Run, Outcome]]:
+    """Each job of a finished group with its outcome; a group whose pod could not be started
+    or collected fails each of its runs with that reason."""
+    try:
+        outcomes = future.result()
+    except Exception as exc:  # noqa: BLE001 - a pod that cannot start fails its runs, not the campaign
+        outcomes = [launch_failed(where, exc)] * len(group)
+    for (key, run), outcome in zip(group, outcomes, strict=True):
+        yield key, run, outcome
+
+
 def local(jobs: Sequence[Job], *, workers: int, options: PodOptions) -> Iterator[tuple[str, Run, Outcome]]:
-    """Run pods from a thread pool of ``workers``."""
+    """Run pods from a thread pool of ``workers``, the repetitions of a configuration in one
+    (``batch.groups``)."""
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        futures = {pool.submit(run_pod, key, run, options): (key, run) for key, run in jobs}
+        futures = {pool.submit(run_group, group, options): group for group in groups(jobs, workers, options.batch)}
         try:
             for future in as_completed(futures):
-                key, run = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # noqa: BLE001 - a pod that cannot start fails its run, not the campaign
-                    outcome = launch_failed("pod launch", exc)
-                yield key, run, outcome
+                yield from _each(futures[future], future, "pod launch")
         except BaseException:  # Ctrl-C, or the campaign stopped: pods lead their own sessions, stop them here
             pool.shutdown(wait=False, cancel_futures=True)
             interrupt()
@@ -67,18 +75,10 @@ def dask(jobs: Sequence[Job], *, workers: int, options: PodOptions, address: str
                                    silence_logs=logging.ERROR)
         try:
             with Client(address or cluster, timeout="10s") as client:  # type: ignore[no-untyped-call]
-                futures = {
-                    client.submit(run_pod, key, run, options, pure=False,
-                                  key=f"saibench-run-{key}"): (key, run)
-                    for key, run in jobs
-                }
+                futures = {client.submit(run_group, group, options, pure=False, key=f"saibench-run-{group[0][0]}"): group
+                           for group in groups(jobs, workers, options.batch)}
                 for future in completed(futures):  # type: ignore[no-untyped-call]
-                    key, run = futures[future]
-                    try:
-                        outcome = future.result()
-                    except Exception as exc:  # noqa: BLE001 - a lost worker fails its run, not the campaign
-                        outcome = launch_failed("dask worker", exc)
-                    yield key, run, outcome
+                    yield from _each(futures[future], future, "dask worker")  # a lost worker fails its runs, not the campaign
         except OSError as exc:
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}; check --address (tcp://host:8786)") from None
         finally:

@@ -40,7 +40,7 @@ ENGINE_SOURCES: tuple[tuple[ModuleType, str, tuple[str, ...]], ...] = (
     (sail_types, ".", ()),
     (saibench_core, "compile", ()),
     (saibench_core, "data", ()),
-    (saibench_core, "execute", ("__init__.py", "blame.py", "campaign.py", "executors.py", "fingerprint.py", "isolate.py", "key.py",
+    (saibench_core, "execute", ("__init__.py", "batch.py", "batching.py", "blame.py", "campaign.py", "executors.py", "fingerprint.py", "isolate.py", "key.py",
                                 "limits.py", "logcap.py", "warm.py")),
     (saibench_core, "fit", ()),
     (saibench_core, "experiments", ()),

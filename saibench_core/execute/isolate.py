@@ -80,18 +80,12 @@ def _pod_entry(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], resul
 
 
 def _work(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], result: Connection) -> NoReturn:
-    from .blame import plugin_frame
-    from .evaluate import HardFail
-
     result.send(("worker", os.getpid()))
     message: tuple[Any, ...]
     try:
         message = ("result", "ok", "", work(*args))
     except BaseException as exc:  # reported to the parent, never raised past the pod
-        traceback.print_exception(exc)
-        tail = cap("".join(traceback.format_exception(exc)[-3:]).strip())
-        kept = {"kept_metrics": exc.metrics} if isinstance(exc, HardFail) else {}
-        message = ("result", "failed", cap(f"{type(exc).__name__}: {exc}{plugin_frame(exc)}"), {"traceback": tail, **kept})
+        message = ("result", "failed", *failure(exc))
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -102,6 +96,19 @@ def _work(work: Callable[..., dict[str, Any]], args: tuple[Any, ...], result: Co
     except Exception as exc:  # noqa: BLE001 - an unpicklable result is the run's failure, not the runner's
         result.send(("result", "failed", cap(f"its result could not be sent: {type(exc).__name__}: {exc}"), {}))
     os._exit(0)  # a forked child: no interpreter shutdown, which is the keeper's and the fork server's
+
+
+def failure(exc: BaseException) -> tuple[str, dict[str, Any]]:
+    """``(reason, details)`` of a run that ``exc`` failed: its type and message (and the
+    plugin frame that raised it), the traceback's tail, a hard fail's kept metrics; the
+    whole traceback goes to the pod's log."""
+    from .blame import plugin_frame
+    from .evaluate import HardFail
+
+    traceback.print_exception(exc)
+    tail = cap("".join(traceback.format_exception(exc)[-3:]).strip())
+    kept = {"kept_metrics": exc.metrics} if isinstance(exc, HardFail) else {}
+    return cap(f"{type(exc).__name__}: {exc}{plugin_frame(exc)}"), {"traceback": tail, **kept}
 
 
 def _execute_run(run_json: dict[str, Any], save_weights: str | None) -> dict[str, Any]:
@@ -126,6 +133,10 @@ def _context(method: str) -> Any:
     if method == "forkserver":
         ctx.set_forkserver_preload(PRELOAD)
     return ctx
+
+
+TRACE_POINTS = 200
+"""The most points of a run's stored CPU and memory trace."""
 
 
 class Monitor:
@@ -160,10 +171,16 @@ class Monitor:
         return rss
 
     def summary(self) -> dict[str, Any]:
+        """Peaks and means, and the trace: at most ``TRACE_POINTS`` points, each the peak of
+        its stretch of consecutive samples (so that a short spike stays visible)."""
         if not self.rss:
             return {"samples": 0}
+        stride = max(1, -(-len(self.rss) // TRACE_POINTS))
         return {"samples": len(self.rss), "interval_s": SAMPLE_SECONDS, "peak_rss_mb": max(self.rss) / 2**20,
-                "mean_cpu_percent": sum(self.cpu) / len(self.cpu), "peak_cpu_percent": max(self.cpu)}
+                "mean_cpu_percent": sum(self.cpu) / len(self.cpu), "peak_cpu_percent": max(self.cpu),
+                "trace": {"seconds": [round(i * SAMPLE_SECONDS, 2) for i in range(0, len(self.rss), stride)],
+                          "rss_mb": [round(max(self.rss[i:i + stride]) / 2**20, 1) for i in range(0, len(self.rss), stride)],
+                          "cpu_percent": [round(max(self.cpu[i:i + stride]), 1) for i in range(0, len(self.cpu), stride)]}}
 
 
 _live: set[_Pod] = set()
@@ -379,15 +396,21 @@ class PodOptions:
     memory_limit_mb: float | None = None
     save_weights_dir: str | None = None
     keep_weights: frozenset[str] = frozenset()  # keys of pre-training runs, whose weights later runs start from
+    batch: bool = True  # the repetitions of a configuration in one pod (``execute.batch``)
 
 
 def run_pod(key: str, run: Run, options: PodOptions) -> Outcome:
     """``run_isolated`` with a campaign's options; weights saved as ``<dir>/<key>.npz``,
     except a pre-training run's (``keep_weights``), kept as ``pretraining.weights_path(key)``
     for the runs that start from it."""
+    return run_isolated(run, timeout=options.timeout, memory_limit_mb=options.memory_limit_mb, save_weights=save_path(key, options))
+
+
+def save_path(key: str, options: PodOptions) -> str | None:
+    """Where a run's trained weights go: ``<dir>/<key>.npz`` with ``--save-weights``, a
+    pre-training run's (``keep_weights``) as ``pretraining.weights_path(key)``, else nowhere."""
     from .pretraining import weights_path
 
-    save = str(Path(options.save_weights_dir) / f"{key[:16]}.npz") if options.save_weights_dir else None
     if key in options.keep_weights:
-        save = str(weights_path(key))
-    return run_isolated(run, timeout=options.timeout, memory_limit_mb=options.memory_limit_mb, save_weights=save)
+        return str(weights_path(key))
+    return str(Path(options.save_weights_dir) / f"{key[:16]}.npz") if options.save_weights_dir else None

@@ -26,6 +26,8 @@ from ..discovery import Catalog
 from ..planner import Run
 from . import fingerprint
 
+FINGERPRINTS = ("modules", "engine", "libraries", "plugins")
+
 
 class RunKeys:
     """Keys of the runs of one catalog; what every run shares is computed once."""
@@ -50,6 +52,14 @@ class RunKeys:
         """Every part of ``run``'s key, by name (see the module docstring)."""
         return {"run": run.to_json(), "modules": [self.module(kind, name) for kind, name in run.modules()],
                 **self.shared, "dataset": run.dataset_checksum}
+
+    def fingerprints(self, run: Run) -> dict[str, Any]:
+        """The parts of ``run``'s key that describe code rather than the run: its modules,
+        the engine, the libraries and the plugins loaded beside it. Stored with the run
+        (``details["fingerprints"]``), so a leaderboard can tell a result of other code
+        (``results.integrity``) and ``results show`` can say what computed it."""
+        parts = self.parts(run)
+        return {name: parts[name] for name in FINGERPRINTS}
 
     def __call__(self, run: Run) -> str:
         """``run``'s key: SHA-256 (hex) of its parts."""

@@ -5,7 +5,10 @@ A run's key includes its dataset checksum (a changed dataset is a changed run), 
 data must be loaded before any run is skipped. A problem is a plugin's code and may crash
 or hang, so it is loaded in a pod like any run, with the campaign's limits, once per
 distinct problem point: (problem, its hyperparameters, the split when the problem takes
-a ``split_seed``). Every run at a point shares that point's probe.
+a ``split_seed``). Every run at a point shares that point's probe. The splits of one
+problem and hyperparameters (``--repeat``'s data splits) are probed in one pod, since a
+pod's start costs more than loading most datasets; when that pod fails, each split is
+probed in its own, so that the failure is told apart from the splits that load.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import attrs
 from ..discovery import Descriptor, load_catalog
 from ..planner import Run
 from ..results import Outcome
+from .batching import chunked, grouped
 from .isolate import PodOptions, isolated
 
 SPLIT_SEED = "split_seed"
@@ -47,29 +51,49 @@ def problem_arguments(desc: Descriptor, hyper: Mapping[str, Any], split: int) ->
     return {**hyper, SPLIT_SEED: split} if desc.takes_split_seed else dict(hyper)
 
 
-def _checksum(problem: str, hyper_json: str, split: int) -> dict[str, Any]:
-    """A probe pod's work: load the problem's data and return its checksum."""
+def _checksums(problem: str, hyper_json: str, splits: list[int]) -> dict[str, Any]:
+    """A probe pod's work: load the problem's data at each split and return the checksums
+    (``{"dataset_checksum": c}`` for one split, ``{"dataset_checksums": [c, ...]}`` for several)."""
     from ..data import dataset_checksum, load_problem
 
     warm = sys.modules.get("saibench_core.execute.warm")  # present when forked from the fork server
     catalog = (warm.catalog() if warm else None) or load_catalog()
     desc = catalog.require("problem", problem)
-    data = load_problem(desc, problem_arguments(desc, json.loads(hyper_json), split))
-    return {"dataset_checksum": dataset_checksum(data)}
+    sums = [dataset_checksum(load_problem(desc, problem_arguments(desc, json.loads(hyper_json), split))) for split in splits]
+    return {"dataset_checksum": sums[0]} if len(splits) == 1 else {"dataset_checksums": sums}
 
 
 def probe(point: Point, options: PodOptions) -> Outcome:
     """Measure the dataset checksum of one point in a pod (``details["dataset_checksum"]``
     when ``ok``); a problem that raises, crashes, hangs or runs out of memory fails."""
-    return isolated(_checksum, (point.problem, point.hyper, point.split or 0), timeout=options.timeout,
+    return isolated(_checksums, (point.problem, point.hyper, [point.split or 0]), timeout=options.timeout,
                     memory_limit_mb=options.memory_limit_mb)
 
 
+def probe_splits(points: list[Point], options: PodOptions) -> list[Outcome]:
+    """Probe points that differ only by split in one pod (its timeout the sum of theirs);
+    if that pod fails, each point in its own (``probe``)."""
+    if len(points) == 1:
+        return [probe(points[0], options)]
+    first = points[0]
+    together = isolated(_checksums, (first.problem, first.hyper, [p.split or 0 for p in points]),
+                        timeout=options.timeout * len(points), memory_limit_mb=options.memory_limit_mb)
+    if together.status != "ok":
+        return [probe(point, options) for point in points]
+    share = together.wall_seconds / len(points)
+    details = {k: v for k, v in together.details.items() if k != "dataset_checksums"}
+    return [Outcome("ok", {}, "", {**details, "dataset_checksum": checksum, "probed_with": len(points)}, share)
+            for checksum in together.details["dataset_checksums"]]
+
+
 def probe_all(points: Iterable[Point], options: PodOptions, *, workers: int = 1) -> dict[Point, Outcome]:
-    """Probe each distinct point, ``workers`` pods at a time."""
-    distinct = list(dict.fromkeys(points))
+    """Probe each distinct point, ``workers`` pods at a time, the splits of one problem
+    point together (``probe_splits``, ``batching.chunked``)."""
+    groups = chunked(grouped(dict.fromkeys(points), lambda point: (point.problem, point.hyper)), workers)
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        return dict(zip(distinct, pool.map(lambda point: probe(point, options), distinct), strict=True))
+        probed = pool.map(lambda group: probe_splits(group, options), groups)
+        return {point: outcome for group, outcomes in zip(groups, probed, strict=True)
+                for point, outcome in zip(group, outcomes, strict=True)}
 
 
 def unloadable(point: Point, outcome: Outcome) -> Outcome:

@@ -1,5 +1,6 @@
 """Rankings: leaderboards projected from stored results."""
 
+from .combined import combined_board as combined_board
 from .efficiency import Curve as Curve
 from .efficiency import budgets as budgets
 from .efficiency import curves as curves
@@ -9,6 +10,10 @@ from .leaderboard import Entry as Entry
 from .leaderboard import Leaderboard as Leaderboard
 from .leaderboard import leaderboard as leaderboard
 from .leaderboard import leaderboards as leaderboards
+from .perspective import perspective as perspective
+from .profiles import Profile as Profile
+from .profiles import profiles as profiles
+from .profiles_table import profile_tables as profile_tables
 from .repetitions import configuration as configuration
 from .repetitions import restrict as restrict
 from .table import hyper_items as hyper_items

@@ -88,7 +88,9 @@ def _group(entry: Entry, budget: str) -> str:
 def curves(board: Leaderboard, budget_of: Mapping[str, str]) -> list[Curve]:
     """The sample-efficiency curves of one leaderboard's problems that have a label budget,
     best area first (the reference's last); configurations run at a single budget are left
-    out (a point is no curve)."""
+    out (a point is no curve), as are partial-order boards (no score to draw)."""
+    if board.ranking.spec.order == "partial":
+        return []
     groups: dict[str, list[Entry]] = {}
     for entry in (*board.entries, *board.references):
         budget = budget_of.get(entry.run.problem)

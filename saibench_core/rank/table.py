@@ -4,7 +4,8 @@ One table per ranking and problem (the problem goes to the title). Only what dif
 rows gets a column; what every row shares (platform, hyperparameters) goes to the caption.
 Every column folds instead of cutting, so no name or number ends in "…". NaN (not measured)
 shows as ``n/a``, infinity (never reached) as ``∞``. A problem's reference baseline is a row
-marked ``ref`` in the place column, where its score would rank.
+marked ``ref`` in the place column, where its score would rank. Under a partial order the
+place column is the configuration's front (``rank.pareto``) and there is no score column.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..planner import Run
 from ..planner.compose import walk
 from ..planner.rules import FIT
 from .leaderboard import Entry, Leaderboard
+from .pareto import caption as order_caption
 from .tuned import SELECTED_ON
 from .uncertainty import INTERVAL, TEST
 
@@ -111,30 +113,41 @@ def _columns(board: Leaderboard, entries: Sequence[Entry], common: list[str]) ->
         columns.append(("hyper-\nparams", ["\n".join(row) for row in items]))
     if len({e.varied for e in _methods(entries)}) > 1 or any(e.failed for e in entries):
         columns.append(("runs", [_runs(e) for e in entries]))
+    if board.tuned:  # the open division's disclosure beside each best configuration
+        columns.append(("tried", ["-" if e.tried is None else str(e.tried) for e in entries]))
     for m in names:
         columns.append((m, [cell(e.metrics.get(m, math.nan), *e.intervals.get(m, (math.nan, math.nan))) for e in entries]))
+    if board.ranking.spec.order == "partial":
+        return columns
     if len(names) > 1 or not all(_is_metric(e.score, e.metrics.get(names[0], math.nan)) for e in entries):
         columns.append(("score", [cell(e.score, *e.score_interval) for e in entries]))
     return columns
 
 
 def _caption(board: Leaderboard, entries: Sequence[Entry], shared: list[str]) -> str:
+    partial = board.ranking.spec.order == "partial"
     lines = [" ".join(board.ranking.doc.split("\n\n")[0].split())]
+    if partial:
+        lines.append(f"{order_caption(board.ranking)}; #: the front (1: no other configuration dominates it)")
     if board.tuned:
         lines.append(SELECTED_ON)
     if shared:
         lines.append("every row: " + " ".join(shared))
     lines += fitted_notes(entries)
     if any(len(e.records) > 1 for e in entries if not e.reference):
-        lines.append(f"[ ]: {INTERVAL}; #: shared by configurations no test tells apart ({TEST})")
+        lines.append(f"[ ]: {INTERVAL}" + ("; fronts of the medians" if partial else
+                                          f"; #: shared by configurations no test tells apart ({TEST})"))
     if any(e.flagged for e in entries):
         lines.append(f"{FLAG} ranked on its ok repetitions only; the failed ones and their reasons are in --json")
     if any(e.place is None and not e.reference for e in entries):
-        lines.append("- unranked: score not finite (not measured, never reached) or no ok repetition")
+        lines.append("- unranked: " + ("a metric not measured" if partial else "score not finite (not measured, never reached)")
+                     + " or no ok repetition")
     if refs := sorted({e.reference for e in entries if e.reference}):
+        where = "in the front it would join, never counted" if partial else "where it would rank, never placed"
         lines.append(f"{REF}: the problem's reference baseline ({', '.join(refs)}), fitted on the training fixture with "
-                     "every run, median over splits; shown where it would rank, never placed")
-    shown = [e.metrics.get(m, math.nan) for e in entries for m in board.ranking.spec.metrics] + [e.score for e in entries]
+                     f"every run, median over splits; shown {where}")
+    shown = [e.metrics.get(m, math.nan) for e in entries for m in board.ranking.spec.metrics]
+    shown += [] if partial else [e.score for e in entries]
     if not all(math.isfinite(v) for v in shown):
         lines.append("n/a: not measured; ∞: never reached")
     return "\n".join([line for line in lines if line] + [n for n in board.notes if n != SELECTED_ON])

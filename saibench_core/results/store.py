@@ -194,19 +194,45 @@ class Store:
             db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, self._owner))
         return keep
 
+    _SELECT = "SELECT key, spec, status, reason, metrics, details, wall_seconds FROM runs"
+
     def records(self, status: str | None = None) -> Iterator[Record]:
         """Stored runs, oldest first, optionally only those with ``status``.
 
         Raises:
             StoreError: the database cannot be read, or a row is malformed (named by key).
         """
-        query = "SELECT key, spec, status, reason, metrics, details, wall_seconds FROM runs"
         with sqlite_errors(self.path, "reading runs"):
-            rows = self._db.execute(query + (" WHERE status = ?" if status else "") + " ORDER BY finished_at",
+            rows = self._db.execute(self._SELECT + (" WHERE status = ?" if status else "") + " ORDER BY finished_at",
                                     (status,) if status else ()).fetchall()
-        for key, spec, st, reason, metrics, details, wall in rows:
-            try:
-                yield Record(key, Run.from_json(json.loads(spec)), st, reason, json.loads(metrics), json.loads(details), wall)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise StoreError(f"results database {str(self.path)!r}: run {key!r} is malformed ({type(exc).__name__}: {exc}); "
-                                 "delete that row, or move the database away", path=str(self.path)) from None
+        for row in rows:
+            yield self._record(*row)
+
+    def find(self, key: str) -> Record:
+        """The run stored under ``key``, or under the one key that starts with it (as git
+        takes a commit's short hash).
+
+        Raises:
+            UsageError: no key, or several, start with ``key``.
+            StoreError: the database cannot be read, or the row is malformed.
+        """
+        prefix = key.strip().lower()
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            raise UsageError(f"{key!r} is not a run key (hexadecimal; `saibench results export` lists them)")
+        with sqlite_errors(self.path, "reading runs"):
+            rows = self._db.execute(self._SELECT + " WHERE key >= ? AND key < ? ORDER BY key LIMIT 6",
+                                    (prefix, prefix + "g")).fetchall()
+        if not rows:
+            raise UsageError(f"no run with key {key!r} in {str(self.path)!r} (`saibench results export` lists the keys)")
+        if len(rows) > 1 and rows[0][0] != prefix:
+            shown = ", ".join(row[0][: len(prefix) + 4] for row in rows[:5])
+            raise UsageError(f"key {key!r} is ambiguous: it starts {'over 5' if len(rows) > 5 else len(rows)} runs' keys "
+                             f"({shown}...); give more of it")
+        return self._record(*rows[0])
+
+    def _record(self, key: str, spec: str, status: str, reason: str, metrics: str, details: str, wall: float) -> Record:
+        try:
+            return Record(key, Run.from_json(json.loads(spec)), status, reason, json.loads(metrics), json.loads(details), wall)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StoreError(f"results database {str(self.path)!r}: run {key!r} is malformed ({type(exc).__name__}: {exc}); "
+                             "delete that row, or move the database away", path=str(self.path)) from None

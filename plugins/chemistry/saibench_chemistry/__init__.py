@@ -26,7 +26,7 @@ from .metrics import (
 )
 from .models import deep_sets, pair_potential
 from .problems import md_bulk, md_cluster
-from .rankings import by_energy_error, by_force_error, by_rollout
+from .rankings import by_energy_error, by_force_error, by_rollout, pareto_error_speed
 from .trainers import force_matching
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "md_cluster",
     "morse",
     "pair_potential",
+    "pareto_error_speed",
     "rollout_energy_drift",
     "rollout_rmsd",
     "rollout_speedup",
@@ -57,5 +58,5 @@ def saibench_modules() -> Sequence[Callable[..., Any]]:
     return [
         md_bulk, md_cluster, symmetry_functions, deep_sets, pair_potential, morse, emt,
         energy_mae, force_mae, rollout_energy_drift, rollout_rmsd, rollout_stable_steps, rollout_steps_per_second,
-        rollout_speedup, by_energy_error, by_force_error, by_rollout, force_matching,
+        rollout_speedup, by_energy_error, by_force_error, by_rollout, pareto_error_speed, force_matching,
     ]

@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from sail_types import ranking
+from sail_types import Pareto, ranking
+
+ERROR_SPEED = Pareto(force_mae="min", rollout_steps_per_second="max")
 
 
 @ranking(metrics=("energy_mae", "force_mae"), field="chemistry")
@@ -27,3 +29,11 @@ def by_rollout(values: Mapping[str, float]) -> float:
     (score = stable steps - RMSD / 100 Å, so RMSD orders only equally stable models)."""
     rmsd = values["rollout_rmsd"]
     return values["rollout_stable_steps"] - (min(rmsd, 1e6) if math.isfinite(rmsd) else 1e6) / 100.0
+
+
+@ranking(order=ERROR_SPEED, field="chemistry")
+def pareto_error_speed(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    """Pareto fronts of force error (meV/Å, lower better) against molecular-dynamics steps
+    per second with the model's forces (higher better): the accuracy a simulation buys at
+    each speed, as interatomic-potential papers plot it."""
+    return ERROR_SPEED.dominates(a, b)

@@ -1,4 +1,5 @@
-"""Rankings: community views over stored results (higher score ranks first).
+"""Rankings: community views over stored results (higher score ranks first; a Pareto
+ranking groups them in fronts instead).
 
 Each function scores one set of metric values; a leaderboard applies it to a configuration's
 median metrics over its repetitions (so ``accuracy_per_time`` weighs the median training
@@ -10,7 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from sail_types import ranking
+from sail_types import Pareto, ranking
+
+ACCURACY_TIME = Pareto(accuracy="max", train_time="min")
 
 
 @ranking(metrics=("accuracy",))
@@ -30,3 +33,11 @@ def accuracy_per_time(values: Mapping[str, float]) -> float:
 def by_mae(values: Mapping[str, float]) -> float:
     """Lowest mean absolute error first (score = -MAE): the regression leaderboard."""
     return -values["mae"]
+
+
+@ranking(order=ACCURACY_TIME)
+def pareto_accuracy_time(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    """Pareto fronts of test accuracy (higher better) against training seconds (lower
+    better): front 1 holds every method no other is both as accurate and as fast as, and
+    better in one; no exchange rate between the two is assumed, unlike accuracy_per_time."""
+    return ACCURACY_TIME.dominates(a, b)
