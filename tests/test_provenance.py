@@ -85,7 +85,7 @@ def test_a_leaderboard_leaves_out_runs_of_other_code_and_says_how_many(stored: t
     assert len(entry.records) == 1 and entry.records[0].key != key
     assert any("1 stale result(s) left out" in note and "model linear 0.0.9 -> 0.1.0" in note for note in board.notes)
     done = CliRunner().invoke(cli.main, ["reproduce", key[:12], "--db", str(db)])
-    assert "the code changed since the run was stored (model linear 0.0.9 -> 0.1.0)" in done.output
+    assert "the code changed since the run was stored (model linear 0.0.9 -> 0.1.0)" in " ".join(done.output.split())
 
 
 class Installed:

@@ -132,7 +132,8 @@ def reproduce(key: str, db: Path | None, timeout: float, memory_limit: float | N
                           f"[{number(c.interval[0])}, {number(c.interval[1])}]" if c.interval else "-")
         out.print(table)
         if done.code_changed:
-            err.print(f"saibench: note: the code changed since the run was stored ({done.code_changed})", style="yellow")
+            err.print(f"saibench: note: the code changed since the run was stored ({done.code_changed})", style="yellow",
+                      soft_wrap=True)
         if done.reason:
             err.print(f"saibench: the run failed again: {done.reason}", style="red", soft_wrap=True)
         out.print(f"reproducibility: {done.verdict}", style="bold green" if done.tier != "none" else "bold red")

@@ -15,6 +15,7 @@ skips the remaining epochs' work under a ``lax.cond`` (``StopState``).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -359,14 +360,22 @@ def epoch_scores(model: CompiledModel, task: TaskOrLoss, snapshots: Params, x: N
     """Loss and accuracy (NaN unless the task predicts by ``argmax``) on ``(x, y)`` (the
     validation fixture) after every epoch, from the snapshots; evaluated after training,
     off the training clock."""
+    try:
+        scorer = _epoch_scorer(model, task)
+    except TypeError:  # a task whose loss cannot be hashed: compiled for this call alone
+        scorer = _epoch_scorer.__wrapped__(model, task)
+    losses, accuracies = scorer(snapshots, jnp.asarray(x), jnp.asarray(y))
+    return np.asarray(losses), np.asarray(accuracies)
+
+
+@functools.lru_cache(maxsize=16)  # a batch pod's members share their model, so this program too
+def _epoch_scorer(model: CompiledModel, task: TaskOrLoss) -> Callable[..., Any]:
     loss_fn = loss_function(model, task)
     _, prediction = semantics(task)
-    xd, yd = jnp.asarray(x), jnp.asarray(y)
 
-    def one(params: Params) -> tuple[jax.Array, jax.Array]:
+    def one(params: Params, xd: jax.Array, yd: jax.Array) -> tuple[jax.Array, jax.Array]:
         if prediction == "argmax":
             return loss_fn(params, xd, yd), jnp.mean(model.apply(params, xd).argmax(-1) == yd)
         return loss_fn(params, xd, yd), jnp.array(jnp.nan)
 
-    losses, accuracies = jax.jit(jax.vmap(one))(snapshots)
-    return np.asarray(losses), np.asarray(accuracies)
+    return jax.jit(jax.vmap(one, in_axes=(0, None, None)))
