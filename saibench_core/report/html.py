@@ -128,7 +128,7 @@ def _facts(rec: Record) -> list[tuple[str, str]]:
     return [(k, v) for k, v in facts if v]
 
 
-def trace(monitor: Mapping[str, Any], width: int = 480, height: int = 90) -> str:
+def trace(monitor: Mapping[str, Any], width: int = 480, height: int = 120) -> str:
     """A run's CPU and memory trace (``monitor["trace"]``, sampled by the pod) as a small
     inline SVG: resident memory and CPU, each scaled to its own peak; ``""`` without one."""
     found = _mapping(monitor.get("trace"))
