@@ -70,6 +70,15 @@ def test_reproduce_reruns_a_stored_run_and_finds_it_bitwise_identical(stored: tu
         assert len(list(store.records())) == 2  # nothing stored
 
 
+def test_reproduce_reruns_a_fitted_method_whose_trainer_is_no_module(tmp_path: Path, catalog: Catalog) -> None:
+    db = tmp_path / "fitted.sqlite"
+    plan = sb.plan(problem="digits", model="knn", grid={"knn.neighbours": [1]}, catalog=catalog)
+    [record] = sb.run(plan, db=db, catalog=catalog).records
+    assert record.run.trainer == "fit"
+    done = sb.reproduce(record.key, db=db, catalog=catalog)
+    assert done.tier == "bitwise" and done.reason == ""
+
+
 def test_a_leaderboard_leaves_out_runs_of_other_code_and_says_how_many(stored: tuple[Path, list[Record]], tmp_path: Path,
                                                                        catalog: Catalog) -> None:
     db = tmp_path / "copy.sqlite"

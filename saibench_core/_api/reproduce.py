@@ -9,6 +9,7 @@ import attrs
 from ..discovery import Catalog, load_catalog
 from ..errors import UsageError
 from ..planner import Run
+from ..planner.rules import FIT
 from ..rank.repetitions import configuration
 from ..results import Record, Store, default_path
 from ..results.integrity import changed
@@ -102,7 +103,8 @@ def reproduce(key: str, *, db: Path | str | None = None, timeout: float = 600.0,
     repetitions = [r.metrics for r in same if r.status == "ok"]
     if record.status != "ok":
         raise UsageError(f"run {record.key[:12]} failed ({record.reason}); only a run that succeeded has metrics to reproduce")
-    missing = [f"{kind} {name}" for kind, name in record.run.modules() if catalog.get(kind, name) is None]
+    missing = [f"{kind} {name}" for kind, name in record.run.modules()
+               if catalog.get(kind, name) is None and (kind, name) != ("trainer", FIT.name)]  # fit: no module, the method's own
     if missing:
         raise UsageError(f"run {record.key[:12]} uses {', '.join(missing)}, not installed now; install its plugin to reproduce it")
     keys = RunKeys(catalog)
