@@ -7,7 +7,7 @@ from pathlib import Path
 from ..discovery import Catalog, load_catalog
 from ..results.aibom import write
 from . import inputs
-from .rank import _store
+from .rank import results_db
 
 
 def aibom(output: Path | str, *, db: Path | str | None = None, catalog: Catalog | None = None) -> int:
@@ -32,6 +32,6 @@ def aibom(output: Path | str, *, db: Path | str | None = None, catalog: Catalog 
         StoreError: the database is missing or unreadable.
     """
     path = inputs.output_file(Path(output))
-    with _store(db) as store:
+    with results_db(db) as store:
         records = list(store.records("ok"))
     return write(records, load_catalog() if catalog is None else catalog, path)

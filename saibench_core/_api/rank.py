@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 STATUSES = ("ok", "failed")
 
 
-def _store(db: Path | str | None) -> Store:
+def results_db(db: Path | str | None) -> Store:
+    """The results database ``db`` (default: the user data directory's), opened read-only."""
     # reading never creates: a mistyped db is an error, not a new empty database
     return Store.open_readonly(Path(db) if db is not None else default_path())
 
@@ -83,7 +84,7 @@ def rank(*, db: Path | str | None = None, ranking: Globs = (), problem: Globs = 
         chosen, scope = perspective_of(chosen, fields)
     if combine is not None:
         best_anchors(installed, combine, anchors or {})  # before reading: the fix is not in the database
-    with _store(db) as store:
+    with results_db(db) as store:
         records = list(store.records())
     if problems:
         stored = sorted({r.run.problem for r in records})
@@ -191,7 +192,7 @@ def results_frame(*, db: Path | str | None = None, status: str | None = None) ->
     if status is not None:
         inputs.choice("status", status, STATUSES)
     _require_pandas()  # before reading: the fix for a missing pandas is not in the database
-    with _store(db) as store:
+    with results_db(db) as store:
         return frame(store.records(status))
 
 
@@ -215,5 +216,5 @@ def export(output: Path | str, *, format: str, db: Path | str | None = None, sta
     if status is not None:
         inputs.choice("status", status, STATUSES)
     path = inputs.output_file(Path(output))
-    with _store(db) as store:
+    with results_db(db) as store:
         return write(store.records(status), path, format)

@@ -10,7 +10,7 @@ from ..discovery import Catalog, load_catalog
 from ..results import default_path
 from . import inputs
 from .plan import Globs
-from .rank import _store, rank, sample_efficiency
+from .rank import rank, results_db, sample_efficiency
 
 EPOCH_ENV = "SOURCE_DATE_EPOCH"  # reproducible builds' convention: the time to state instead of now
 
@@ -52,7 +52,7 @@ def report(output: Path | str, *, db: Path | str | None = None, ranking: Globs =
     require()  # before reading: the fix for a missing matplotlib is not in the database
     catalog = load_catalog() if catalog is None else catalog
     boards = rank(db=db, ranking=ranking, tuned=tuned, catalog=catalog)
-    with _store(db) as store:
+    with results_db(db) as store:
         records = tuple(store.records())
     material = Material(tuple(boards), records, tuple(sample_efficiency(boards, catalog)))
     source = str(Path(db) if db is not None else default_path())

@@ -11,10 +11,11 @@ from ..errors import UsageError
 from ..planner import Run
 from ..planner.rules import FIT
 from ..rank.repetitions import configuration
-from ..results import Record, Store, default_path
+from ..results import Record
 from ..results.integrity import changed
 from ..results.reproduction import TIER_TEXT, Comparison, compare, tier
 from . import inputs
+from .rank import results_db
 
 
 def show(key: str, *, db: Path | str | None = None) -> Record:
@@ -26,7 +27,7 @@ def show(key: str, *, db: Path | str | None = None) -> Record:
         UsageError: no stored key, or several, start with ``key``.
         StoreError: the database is missing or unreadable.
     """
-    with Store.open_readonly(Path(db) if db is not None else default_path()) as store:
+    with results_db(db) as store:
         return store.find(key)
 
 
@@ -96,7 +97,7 @@ def reproduce(key: str, *, db: Path | str | None = None, timeout: float = 600.0,
     timeout = inputs.finite("timeout", timeout, 0, open=True)
     memory_limit = None if memory_limit is None else inputs.finite("memory_limit", memory_limit, 1)
     catalog = load_catalog() if catalog is None else catalog
-    with Store.open_readonly(Path(db) if db is not None else default_path()) as store:
+    with results_db(db) as store:
         record = store.find(key)
         config = configuration(record.run)
         same = [r for r in store.records() if configuration(r.run) == config]

@@ -342,10 +342,10 @@ def _alike(p: Pending) -> tuple[Any, ...] | None:
     args = p.fit_args
     if args["initial"] is not None or args["gradients"]:
         return None
-    return args["x"].shape, args["validation"][0].shape, jax_tree_shapes(args["y"]), jax_tree_shapes(args["validation"][1])
+    return args["x"].shape, args["validation"][0].shape, _shapes(args["y"]), _shapes(args["validation"][1])
 
 
-def jax_tree_shapes(tree: Any) -> tuple[Any, ...]:
+def _shapes(tree: Any) -> tuple[Any, ...]:
     """The shapes of a pytree's leaves."""
     import jax
 
@@ -366,7 +366,7 @@ def _train_together(pending: Sequence[Pending]) -> list[Any]:
         if len(members) == 1:
             p = pending[members[0]]
             try:
-                with p.phases("fit"):
+                with p.phases("fit"):  # compile + train, each also timed inside fit
                     trained[members[0]] = fit(**p.fit_args)
             except Exception as exc:  # noqa: BLE001 - one member's failure
                 trained[members[0]] = exc

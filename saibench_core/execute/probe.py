@@ -52,38 +52,35 @@ def problem_arguments(desc: Descriptor, hyper: Mapping[str, Any], split: int) ->
 
 
 def _checksums(problem: str, hyper_json: str, splits: list[int]) -> dict[str, Any]:
-    """A probe pod's work: load the problem's data at each split and return the checksums
-    (``{"dataset_checksum": c}`` for one split, ``{"dataset_checksums": [c, ...]}`` for several)."""
+    """A probe pod's work: load the problem's data at each split; their checksums."""
     from ..data import dataset_checksum, load_problem
 
     warm = sys.modules.get("saibench_core.execute.warm")  # present when forked from the fork server
     catalog = (warm.catalog() if warm else None) or load_catalog()
     desc = catalog.require("problem", problem)
-    sums = [dataset_checksum(load_problem(desc, problem_arguments(desc, json.loads(hyper_json), split))) for split in splits]
-    return {"dataset_checksum": sums[0]} if len(splits) == 1 else {"dataset_checksums": sums}
+    return {"dataset_checksums": [dataset_checksum(load_problem(desc, problem_arguments(desc, json.loads(hyper_json), split)))
+                                  for split in splits]}
 
 
 def probe(point: Point, options: PodOptions) -> Outcome:
     """Measure the dataset checksum of one point in a pod (``details["dataset_checksum"]``
     when ``ok``); a problem that raises, crashes, hangs or runs out of memory fails."""
-    return isolated(_checksums, (point.problem, point.hyper, [point.split or 0]), timeout=options.timeout,
-                    memory_limit_mb=options.memory_limit_mb)
+    [outcome] = probe_splits([point], options)
+    return outcome
 
 
 def probe_splits(points: list[Point], options: PodOptions) -> list[Outcome]:
     """Probe points that differ only by split in one pod (its timeout the sum of theirs);
-    if that pod fails, each point in its own (``probe``)."""
-    if len(points) == 1:
-        return [probe(points[0], options)]
+    if that pod fails, each point in its own, so that the failure is the point's."""
     first = points[0]
     together = isolated(_checksums, (first.problem, first.hyper, [p.split or 0 for p in points]),
                         timeout=options.timeout * len(points), memory_limit_mb=options.memory_limit_mb)
     if together.status != "ok":
-        return [probe(point, options) for point in points]
-    share = together.wall_seconds / len(points)
+        return [together] if len(points) == 1 else [probe(point, options) for point in points]
     details = {k: v for k, v in together.details.items() if k != "dataset_checksums"}
-    return [Outcome("ok", {}, "", {**details, "dataset_checksum": checksum, "probed_with": len(points)}, share)
-            for checksum in together.details["dataset_checksums"]]
+    share = together.wall_seconds / len(points)
+    return [Outcome("ok", {}, "", {**details, "dataset_checksum": checksum, **({"probed_with": len(points)} if len(points) > 1 else {})},
+                    share) for checksum in together.details["dataset_checksums"]]
 
 
 def probe_all(points: Iterable[Point], options: PodOptions, *, workers: int = 1) -> dict[Point, Outcome]:
