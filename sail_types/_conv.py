@@ -15,6 +15,11 @@ gives it its own reverse-mode rule, written with what stays fast in a loop:
   input's strided window at that offset against the output cotangent, contracted over the
   batch and spatial axes.
 
+No convolution is handed a negative padding (a crop, as ``ConvTranspose``'s ``"SAME"``
+asks): XLA:CPU's f32 convolution with a negative low padding reads outside its input
+(openxla/xla#48713: uninitialised memory in the output, and in JAX's own gradients of
+such a convolution). ``_convolution`` crops and dilates with ``lax.pad`` first instead.
+
 Other backends (GPU, TPU) use ``lax.conv_general_dilated`` and its own gradients. The CPU
 rule is reverse mode only (``jax.custom_vjp``): forward-mode derivatives (``jax.jvp``,
 ``jax.jacfwd``) of a CPU convolution are refused by JAX. ``benchmarks/conv_gradients.py``
@@ -52,22 +57,33 @@ def convolve(x: Array, w: Array, strides: tuple[int, ...], padding: Pads, lhs_di
 
     spatial = x.ndim - 2
     dilation = lhs_dilation or (1,) * spatial
+    pads: Pads = tuple((int(lo), int(hi)) for lo, hi in padding)
     if jax.default_backend() != "cpu":
-        return jax.lax.conv_general_dilated(x, w, strides, padding, lhs_dilation=dilation, dimension_numbers=SPATIAL[spatial])
-    return _cpu_convolution()(x, w, tuple(strides), tuple(map(tuple, padding)), tuple(dilation))
+        return _convolution(x, w, tuple(strides), pads, tuple(dilation))
+    return _cpu_convolution()(x, w, tuple(strides), pads, tuple(dilation))
+
+
+def _convolution(x: Array, w: Array, strides: tuple[int, ...], padding: Pads, dilation: tuple[int, ...]) -> Array:
+    """``lax.conv_general_dilated`` with no negative padding: where any side crops, the
+    input is dilated, padded and cropped by ``lax.pad`` and then convolved unpadded."""
+    import jax
+
+    numbers = SPATIAL[x.ndim - 2]
+    if all(lo >= 0 and hi >= 0 for lo, hi in padding):
+        return jax.lax.conv_general_dilated(x, w, strides, padding, lhs_dilation=dilation, dimension_numbers=numbers)
+    config = [(0, 0, 0), *((lo, hi, d - 1) for (lo, hi), d in zip(padding, dilation, strict=True)), (0, 0, 0)]
+    seen = jax.lax.pad(x, jax.numpy.zeros((), x.dtype), config)
+    return jax.lax.conv_general_dilated(seen, w, strides, ((0, 0),) * len(padding), dimension_numbers=numbers)
 
 
 @functools.cache
 def _cpu_convolution() -> Callable[..., Any]:
     import jax
 
-    def forward(x: Array, w: Array, strides: tuple[int, ...], padding: Pads, dilation: tuple[int, ...]) -> Array:
-        return jax.lax.conv_general_dilated(x, w, strides, padding, lhs_dilation=dilation, dimension_numbers=SPATIAL[x.ndim - 2])
-
-    conv = jax.custom_vjp(forward, nondiff_argnums=(2, 3, 4))
+    conv = jax.custom_vjp(_convolution, nondiff_argnums=(2, 3, 4))
 
     def forward_rule(x: Array, w: Array, strides: tuple[int, ...], padding: Pads, dilation: tuple[int, ...]) -> tuple[Array, Any]:
-        return forward(x, w, strides, padding, dilation), (x, w)
+        return _convolution(x, w, strides, padding, dilation), (x, w)
 
     def backward_rule(strides: tuple[int, ...], padding: Pads, dilation: tuple[int, ...], saved: tuple[Array, Array],
                       g: Array) -> tuple[Array, Array]:
@@ -81,7 +97,6 @@ def _cpu_convolution() -> Callable[..., Any]:
 def _input_gradient(x: Array, w: Array, g: Array, strides: tuple[int, ...], padding: Pads, dilation: tuple[int, ...]) -> Array:
     """The cotangent of ``x``: ``g`` convolved with the flipped kernel, its in and out
     axes swapped, strides and input dilation exchanged (as in JAX's own transpose rule)."""
-    import jax
     import jax.numpy as jnp
 
     spatial = x.ndim - 2
@@ -93,8 +108,7 @@ def _input_gradient(x: Array, w: Array, g: Array, strides: tuple[int, ...], padd
         before = kernel[axis] - padding[axis][0] - 1
         pads.append((before, dilated_in + kernel[axis] - 1 - dilated_out - before))
     flipped = jnp.swapaxes(jnp.flip(w, tuple(range(spatial))), -1, -2)
-    dx = jax.lax.conv_general_dilated(g, flipped, dilation, pads, lhs_dilation=strides, dimension_numbers=SPATIAL[spatial])
-    return dx.astype(x.dtype)
+    return _convolution(g, flipped, dilation, tuple(pads), strides).astype(x.dtype)
 
 
 def _weight_gradient(x: Array, w: Array, g: Array, strides: tuple[int, ...], padding: Pads, dilation: tuple[int, ...]) -> Array:
