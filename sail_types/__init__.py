@@ -24,6 +24,8 @@ from ._concepts import Train as Train
 from ._concepts import Training as Training
 from ._concepts import Validation as Validation
 from ._constraints import constraint_names as constraint_names
+from ._datasets import DataSource as DataSource
+from ._datasets import Size as Size
 from ._errors import Fail as Fail
 from ._errors import InvalidSignature as InvalidSignature
 from ._errors import InvalidValue as InvalidValue

@@ -6,5 +6,5 @@ Planning commands import neither JAX nor the plugins' heavy dependencies; only `
 starts pods that do.
 """
 
-from . import planning, provenance, report, results, running  # noqa: F401  (each registers its commands on ``main``)
+from . import data, planning, provenance, report, results, running  # noqa: F401  (each registers its commands on ``main``)
 from ._common import main as main

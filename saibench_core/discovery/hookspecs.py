@@ -19,3 +19,10 @@ def saibench_preload() -> Sequence[str]:
     """Optional: modules that BenchPods should find imported already (e.g. a plugin's heavy
     dependency such as ``"sklearn.datasets"``). The pods' fork server imports them once."""
     raise NotImplementedError
+
+
+@hookspec
+def saibench_datasets() -> Sequence[Any]:
+    """Optional: the ``sail_types.DataSource`` datasets this plugin's problems read
+    (``saibench data list`` shows them, ``saibench data prepare`` makes them)."""
+    raise NotImplementedError

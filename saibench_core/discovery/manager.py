@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import pluggy
 
-from sail_types import SaibenchError
+from sail_types import DataSource, SaibenchError
 from sail_types._hooks import PROJECT
 
 from . import dryrun, hookspecs
@@ -185,6 +185,26 @@ class PluginManager:
                 continue
             names += cast(list[str], given)
         return tuple(dict.fromkeys(names))
+
+    def datasets(self) -> list[tuple[str, Any]]:
+        """``(plugin, DataSource)`` for every dataset plugins declare (``saibench_datasets``);
+        a plugin whose hook raises or returns something else is broken, the others kept."""
+        found: list[tuple[str, Any]] = []
+        for impl in self._pm.hook.saibench_datasets.get_hookimpls():
+            self._phase("calling saibench_datasets()")
+            try:
+                with guard("saibench_datasets()"):
+                    given = list(cast(Iterable[object], impl.function()))
+            except Exception as exc:
+                self.broken.append(Broken(impl.plugin_name, None, _hook_failure("saibench_datasets()", exc)))
+                continue
+            bad = [d for d in given if not isinstance(d, DataSource)]
+            if bad:
+                self.broken.append(Broken(impl.plugin_name, None, f"saibench_datasets() returned {bad!r}; it returns "
+                                          "sail_types.DataSource objects"))
+                continue
+            found += [(impl.plugin_name, d) for d in given]
+        return found
 
     def _describe(self, info: PluginInfo, fn: Callable[..., Any], label: str) -> Descriptor | None:
         self._phase(f"describing {label!r}")
