@@ -13,6 +13,7 @@ arrays, after the fixtures, only where there are any.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,4 +58,13 @@ def dataset_checksum(data: Any) -> str:
         digest.update(f"experiment {name}:{getattr(run, '__module__', '')}.{getattr(run, '__qualname__', repr(run))};".encode())
         for key in sorted(experiment.data):
             _feed_meta(digest, f"experiment {name}.data[{key!r}]", experiment.data[key])
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes, read a MiB at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(2**20), b""):
+            digest.update(block)
     return digest.hexdigest()

@@ -12,7 +12,6 @@ the next one removes, and two runners preparing one dataset at once prepare it o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ import platformdirs
 from sail_types import DataSource
 
 from ..errors import UsageError
+from .checksum import file_sha256
 
 MANIFEST = "manifest.json"
 HEADROOM = 1.1  # free space asked for, as a multiple of the declared size
@@ -42,14 +42,6 @@ def root() -> Path:
 
 def folder(source: DataSource, size: str) -> Path:
     return root() / source.name / size
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def manifest(source: DataSource, size: str) -> dict[str, Any] | None:
@@ -99,7 +91,7 @@ def prepare(source: DataSource, size: str = "quick", *, force: bool = False,
         try:
             start = time.perf_counter()
             source.prepare(temporary, size, progress or (lambda fraction, what: None))
-            files = {p.name: {"sha256": sha256(p), "bytes": p.stat().st_size} for p in sorted(temporary.iterdir()) if p.is_file()}
+            files = {p.name: {"sha256": file_sha256(p), "bytes": p.stat().st_size} for p in sorted(temporary.iterdir()) if p.is_file()}
             record = {"name": source.name, "size": size, "version": source.version, "licence": source.licence,
                       "source": source.source, "parameters": dict(source.parameters), "files": files,
                       "seconds": round(time.perf_counter() - start, 3)}
@@ -124,7 +116,7 @@ def verify(source: DataSource, size: str) -> list[str]:
         path = where / name
         if not path.is_file():
             problems.append(f"{path}: missing")
-        elif path.stat().st_size != expected["bytes"] or sha256(path) != expected["sha256"]:
+        elif path.stat().st_size != expected["bytes"] or file_sha256(path) != expected["sha256"]:
             problems.append(f"{path}: differs from its manifest (SHA-256 {expected['sha256'][:12]}...)")
     return problems
 

@@ -39,6 +39,7 @@ from sail_types import Dataset, Experiment, Test, Train, Validation
 from sail_types._callables import takes_keyword
 
 from ..errors import UsageError
+from .checksum import file_sha256
 
 FORMAT = 1
 PROGRESS_PREFIX = "saibench-progress "  # a pod's progress line, read by the runner (execute/isolate.py)
@@ -134,20 +135,12 @@ def _rebuild(arrays: Mapping[str, Any], structure: Mapping[str, Any]) -> Dataset
                    experiments=experiments)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read(folder: Path) -> Dataset[Any, Any] | None:
     """The dataset cached in ``folder``, or ``None`` where there is none or it is damaged
     (then removed, to be simulated again)."""
     try:
         recorded = json.loads((folder / "setting.json").read_text())
-        if recorded.get("format") != FORMAT or _sha256(folder / "arrays.npz") != recorded["arrays_sha256"]:
+        if recorded.get("format") != FORMAT or file_sha256(folder / "arrays.npz") != recorded["arrays_sha256"]:
             raise ValueError("arrays do not match their recorded hash")
         with np.load(folder / "arrays.npz", allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}
@@ -168,7 +161,7 @@ def write(folder: Path, setting: Mapping[str, Any], data: Dataset[Any, Any], sec
     try:
         with (temporary / "arrays.npz").open("wb") as f:
             np.savez(f, **arrays)
-        record = {**setting, "format": FORMAT, "structure": structure, "arrays_sha256": _sha256(temporary / "arrays.npz"),
+        record = {**setting, "format": FORMAT, "structure": structure, "arrays_sha256": file_sha256(temporary / "arrays.npz"),
                   "simulation_seconds": seconds, "bytes": (temporary / "arrays.npz").stat().st_size}
         (temporary / "setting.json").write_text(json.dumps(record, indent=1, sort_keys=True, default=repr))
         try:
