@@ -5,6 +5,7 @@ import nox
 nox.options.sessions = ["tests", "typecheck", "lint"]
 PACKAGES = ["sail_types", "saibench_core", "plugins/standard/saibench_standard", "plugins/vision/saibench_vision",
             "plugins/chemistry/saibench_chemistry", "plugins/tabular/saibench_tabular", "plugins/microscopy/saibench_microscopy",
+            "plugins/earthquake/saibench_earthquake",
             "typing_tests"]
 
 

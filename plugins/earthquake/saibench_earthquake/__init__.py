@@ -1,0 +1,1 @@
+"""Earthquake-nowcasting stand-in: an ETAS catalogue simulator and the fortnightly gridding."""
